@@ -1,0 +1,155 @@
+//! Client settings shared by the OTLP exporters (the Collector's `configgrpc.ClientConfig` /
+//! `confighttp.ClientConfig`, `configtls`, `configretry`, exporterhelper queue).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use profcol_config::{ConfigError, Section};
+use serde::{Deserialize, Deserializer};
+
+/// `tls` on a client.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsClientConfig {
+    /// Plaintext (gRPC). For HTTP the URL scheme decides.
+    pub insecure: bool,
+    pub insecure_skip_verify: bool,
+    pub ca_file: Option<String>,
+    pub ca_pem: Option<String>,
+    pub cert_file: Option<String>,
+    pub cert_pem: Option<String>,
+    pub key_file: Option<String>,
+    pub key_pem: Option<String>,
+    pub server_name_override: Option<String>,
+    pub min_version: Option<String>,
+    pub max_version: Option<String>,
+    pub include_system_ca_certs_pool: bool,
+    pub cipher_suites: Vec<String>,
+    pub reload_interval: Option<String>,
+    pub curve_preferences: Vec<String>,
+}
+
+fn read_pem(file: &Option<String>, pem: &Option<String>, what: &str) -> Result<Option<Vec<u8>>, String> {
+    match (file, pem) {
+        (Some(f), _) => std::fs::read(f).map(Some).map_err(|e| format!("cannot read {what}_file {f}: {e}")),
+        (None, Some(p)) => Ok(Some(p.as_bytes().to_vec())),
+        (None, None) => Ok(None),
+    }
+}
+
+impl TlsClientConfig {
+    pub fn ca(&self) -> Result<Option<Vec<u8>>, String> {
+        read_pem(&self.ca_file, &self.ca_pem, "ca")
+    }
+
+    /// Client certificate and key for mutual TLS, when both are given.
+    pub fn identity(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
+        match (read_pem(&self.cert_file, &self.cert_pem, "cert")?, read_pem(&self.key_file, &self.key_pem, "key")?) {
+            (Some(c), Some(k)) => Ok(Some((c, k))),
+            (None, None) => Ok(None),
+            _ => Err("cert_file and key_file must be given together".into()),
+        }
+    }
+
+    /// Checks that referenced files are readable; returns (sub path, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        self.ca().map_err(|e| ("tls.ca_file", e))?;
+        self.identity().map_err(|e| ("tls.cert_file", e))?;
+        if let Some(v) = &self.min_version {
+            if !matches!(v.as_str(), "1.2" | "1.3") {
+                return Err(("tls.min_version", format!("unsupported TLS version {v:?}; use \"1.2\" or \"1.3\"")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `headers`: a map `{Name: value}` or a list `[{name, value}]`.
+pub fn de_headers<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Pair {
+        name: String,
+        value: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Map(BTreeMap<String, String>),
+        List(Vec<Pair>),
+        Null(()),
+    }
+    Ok(match Raw::deserialize(de)? {
+        Raw::Map(m) => m,
+        Raw::List(l) => l.into_iter().map(|p| (p.name, p.value)).collect(),
+        Raw::Null(()) => BTreeMap::new(),
+    })
+}
+
+/// Validates header names and values so sending never fails on them.
+pub fn check_headers(section: &Section, headers: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for (k, v) in headers {
+        if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+            return Err(section.error(&format!("headers.{k}"), "invalid header name"));
+        }
+        if http::HeaderValue::from_str(v).is_err() {
+            return Err(section.error(&format!("headers.{k}"), "invalid header value"));
+        }
+    }
+    Ok(())
+}
+
+/// Request compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+    Zlib,
+    Deflate,
+}
+
+impl Compression {
+    pub fn parse(s: &str) -> Option<Compression> {
+        Some(match s {
+            "" | "none" => Compression::None,
+            "gzip" => Compression::Gzip,
+            "zstd" => Compression::Zstd,
+            "zlib" => Compression::Zlib,
+            "deflate" => Compression::Deflate,
+            _ => return None,
+        })
+    }
+
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+            Compression::Zstd => Some("zstd"),
+            Compression::Zlib => Some("zlib"),
+            Compression::Deflate => Some("deflate"),
+        }
+    }
+
+    pub fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        match self {
+            Compression::None => Ok(data.to_vec()),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+                e.write_all(data)?;
+                e.finish()
+            }
+            Compression::Zlib | Compression::Deflate => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+                e.write_all(data)?;
+                e.finish()
+            }
+            Compression::Zstd => zstd::encode_all(data, 3),
+        }
+    }
+}
+
+pub fn de_opt_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
+    profcol_pipeline::exporter_helper::de_duration(de).map(Some)
+}

@@ -1,0 +1,17 @@
+//! profcol exporters: one folder per exporter.
+
+pub mod client_config;
+pub mod debug;
+pub mod file;
+pub mod otlp_grpc;
+pub mod otlp_http;
+
+use profcol_pipeline::{Factory, Registry};
+
+/// Adds every exporter factory to the registry.
+pub fn register(registry: &mut Registry) {
+    registry.register(Factory::Exporter(Box::new(otlp_grpc::OtlpGrpcFactory)));
+    registry.register(Factory::Exporter(Box::new(otlp_http::OtlpHttpFactory)));
+    registry.register(Factory::Exporter(Box::new(debug::DebugFactory)));
+    registry.register(Factory::Exporter(Box::new(file::FileFactory)));
+}

@@ -1,0 +1,197 @@
+//! The `otlp_http` exporter: `POST {endpoint}/v1development/profiles`, protobuf or JSON.
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prost::Message;
+use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_pdata::Batch;
+use profcol_pdata::collector::ExportProfilesServiceResponse;
+use profcol_pipeline::consumer::BoxFuture;
+use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
+use profcol_pipeline::{BuildError, Component, ComponentInfo, Consumer, Context, ExporterFactory};
+
+pub use config::OtlpHttpConfig;
+
+use crate::client_config::Compression;
+
+pub struct OtlpHttpFactory;
+
+impl ExporterFactory for OtlpHttpFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            kind: Kind::Exporter,
+            ty: "otlp_http",
+            aliases: &["otlphttp"],
+            signals: &[Signal::Profiles],
+            description: "OTLP profiles over HTTP (protobuf or JSON)",
+        }
+    }
+    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+        OtlpHttpConfig::load(section).map(|_| ())
+    }
+    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+        let cfg = OtlpHttpConfig::load(section)?;
+        let sender = HttpSender::new(&cfg).map_err(|message| BuildError::Other { id: ctx.id.to_string(), message })?;
+        Ok(into_parts(QueuedExporter::new(&ctx, sender, cfg.sending_queue.clone(), cfg.retry_on_failure.clone())))
+    }
+}
+
+/// `google.rpc.Status` in error bodies.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+pub struct HttpSender {
+    client: reqwest::Client,
+    url: String,
+    json: bool,
+    compression: Compression,
+    headers: reqwest::header::HeaderMap,
+}
+
+impl HttpSender {
+    pub fn new(cfg: &OtlpHttpConfig) -> Result<HttpSender, String> {
+        let url = cfg.profiles_url()?;
+        let mut b = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .user_agent(format!("profcol/{}", env!("CARGO_PKG_VERSION")))
+            .use_rustls_tls();
+        if let Some(ca) = cfg.tls.ca()? {
+            let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("invalid ca: {e}"))?;
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
+            if !cfg.tls.include_system_ca_certs_pool {
+                b = b.tls_built_in_root_certs(false);
+            }
+        }
+        if let Some((cert, key)) = cfg.tls.identity()? {
+            let mut pem = cert;
+            pem.extend_from_slice(b"\n");
+            pem.extend_from_slice(&key);
+            b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| format!("invalid client certificate: {e}"))?);
+        }
+        if cfg.tls.insecure_skip_verify {
+            b = b.danger_accept_invalid_certs(true);
+        }
+        if cfg.tls.min_version.as_deref() == Some("1.3") {
+            b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
+        }
+        let client = b.build().map_err(|e| format!("building HTTP client: {e}"))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        for (k, v) in &cfg.headers {
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("invalid header {k}: {e}"))?;
+            let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("invalid header value for {k}: {e}"))?;
+            headers.insert(name, value);
+        }
+        Ok(HttpSender {
+            client,
+            url,
+            json: cfg.encoding == "json",
+            compression: Compression::parse(&cfg.compression).unwrap_or(Compression::Gzip),
+            headers,
+        })
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate(v)?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn httpdate(s: &str) -> Option<std::time::SystemTime> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    if parts.len() != 6 || parts[5] != "GMT" {
+        return None;
+    }
+    let day: u64 = parts[1].parse().ok()?;
+    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| *m == parts[2])? as u64 + 1;
+    let year: u64 = parts[3].parse().ok()?;
+    let hms: Vec<u64> = parts[4].split(':').filter_map(|x| x.parse().ok()).collect();
+    if hms.len() != 3 || year < 1970 {
+        return None;
+    }
+    // Days from civil date (proleptic Gregorian), Howard Hinnant's algorithm.
+    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    let secs = days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
+    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+impl Sender for HttpSender {
+    fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let raw = if self.json {
+                profcol_pdata::json::encode_request(&batch.request)
+            } else {
+                match &batch.encoded {
+                    Some(b) => b.to_vec(),
+                    None => batch.request.encode_to_vec(),
+                }
+            };
+            let body = self.compression.compress(&raw).map_err(|e| SendError::permanent(format!("compressing: {e}")))?;
+            let ct = if self.json { "application/json" } else { "application/x-protobuf" };
+            let mut req = self.client.post(&self.url).headers(self.headers.clone()).header(reqwest::header::CONTENT_TYPE, ct).body(body);
+            if let Some(enc) = self.compression.header() {
+                req = req.header(reqwest::header::CONTENT_ENCODING, enc);
+            }
+            let resp = req.send().await.map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
+            let status = resp.status();
+            let ra = retry_after(resp.headers());
+            let is_json = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+            let bytes = resp.bytes().await.unwrap_or_default();
+            if status.is_success() {
+                let decoded = if is_json {
+                    profcol_pdata::json::decode_response(&bytes).ok()
+                } else {
+                    ExportProfilesServiceResponse::decode(bytes.as_ref()).ok()
+                };
+                if let Some(p) = decoded.and_then(|r| r.partial_success) {
+                    if p.rejected_profiles > 0 || !p.error_message.is_empty() {
+                        tracing::warn!(url = %self.url, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");
+                    }
+                }
+                return Ok(());
+            }
+            let message = if is_json {
+                profcol_pdata::json::decode_status(&bytes).map(|(_, m)| m).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
+            } else {
+                match RpcStatus::decode(bytes.as_ref()) {
+                    Ok(s) if !s.message.is_empty() => s.message,
+                    _ => String::from_utf8_lossy(&bytes).chars().take(512).collect(),
+                }
+            };
+            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+            Err(SendError { message: format!("HTTP {status} from {}: {message}", self.url), retryable, retry_after: ra })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates() {
+        let t = httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), 784111777);
+        assert!(httpdate("yesterday").is_none());
+    }
+}

@@ -1,0 +1,170 @@
+//! Component lifecycles, factories and the registry.
+
+use std::sync::Arc;
+
+use profcol_config::{Catalog, ComponentId, ConfigError, Kind, Section, Signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::{BoxFuture, Consumer};
+use crate::telemetry::Telemetry;
+
+/// A running part of the service with a start and a shutdown.
+pub trait Component: Send + Sync {
+    /// Binds servers, opens files, spawns tasks. Errors stop the service from starting.
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        Box::pin(async { Ok(()) })
+    }
+    /// Stops taking new work and flushes or drains what it holds.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A component that has nothing to start or stop.
+pub struct Passive;
+impl Component for Passive {}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{id}: {message}")]
+pub struct StartError {
+    pub id: String,
+    pub message: String,
+}
+
+impl StartError {
+    pub fn new(id: &ComponentId, message: impl std::fmt::Display) -> StartError {
+        StartError { id: id.to_string(), message: message.to_string() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{id}: {message}")]
+    Other { id: String, message: String },
+}
+
+/// What every factory gets when it creates a component.
+#[derive(Clone)]
+pub struct Context {
+    pub id: ComponentId,
+    pub telemetry: Telemetry,
+    /// Fires when the service begins shutting down.
+    pub shutdown: CancellationToken,
+    /// True while the whole service is started and not shutting down (health checks read it).
+    pub ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Static facts about a component type.
+#[derive(Debug, Clone, Copy)]
+pub struct ComponentInfo {
+    pub kind: Kind,
+    pub ty: &'static str,
+    pub aliases: &'static [&'static str],
+    pub signals: &'static [Signal],
+    pub description: &'static str,
+}
+
+pub trait ReceiverFactory: Send + Sync {
+    fn info(&self) -> ComponentInfo;
+    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<Box<dyn Component>, BuildError>;
+}
+
+pub trait ProcessorFactory: Send + Sync {
+    fn info(&self) -> ComponentInfo;
+    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError>;
+}
+
+pub trait ExporterFactory: Send + Sync {
+    fn info(&self) -> ComponentInfo;
+    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError>;
+}
+
+pub trait ExtensionFactory: Send + Sync {
+    fn info(&self) -> ComponentInfo;
+    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError>;
+}
+
+pub enum Factory {
+    Receiver(Box<dyn ReceiverFactory>),
+    Processor(Box<dyn ProcessorFactory>),
+    Exporter(Box<dyn ExporterFactory>),
+    Extension(Box<dyn ExtensionFactory>),
+}
+
+impl Factory {
+    pub fn info(&self) -> ComponentInfo {
+        match self {
+            Factory::Receiver(f) => f.info(),
+            Factory::Processor(f) => f.info(),
+            Factory::Exporter(f) => f.info(),
+            Factory::Extension(f) => f.info(),
+        }
+    }
+
+    pub fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+        match self {
+            Factory::Receiver(f) => f.validate(section),
+            Factory::Processor(f) => f.validate(section),
+            Factory::Exporter(f) => f.validate(section),
+            Factory::Extension(f) => f.validate(section),
+        }
+    }
+}
+
+/// The one explicit list of every component type profcol knows.
+#[derive(Default)]
+pub struct Registry {
+    factories: Vec<Factory>,
+}
+
+impl Registry {
+    pub fn new() -> Registry {
+        Registry::default()
+    }
+
+    pub fn register(&mut self, f: Factory) -> &mut Registry {
+        self.factories.push(f);
+        self
+    }
+
+    pub fn factories(&self) -> &[Factory] {
+        &self.factories
+    }
+
+    /// The factory for a canonical type name of the given kind.
+    pub fn get(&self, kind: Kind, ty: &str) -> Option<&Factory> {
+        self.factories.iter().find(|f| {
+            let i = f.info();
+            i.kind == kind && i.ty == ty
+        })
+    }
+}
+
+impl Catalog for Registry {
+    fn lookup(&self, kind: Kind, ty: &str) -> Option<profcol_config::ComponentInfo> {
+        self.factories.iter().find_map(|f| {
+            let i = f.info();
+            if i.kind != kind {
+                return None;
+            }
+            if i.ty == ty {
+                Some(profcol_config::ComponentInfo { ty: i.ty, signals: i.signals, deprecated_alias_of: None })
+            } else if i.aliases.contains(&ty) {
+                Some(profcol_config::ComponentInfo { ty: i.ty, signals: i.signals, deprecated_alias_of: Some(i.ty) })
+            } else {
+                None
+            }
+        })
+    }
+}

@@ -1,0 +1,427 @@
+//! The exporter send loop: a bounded in-memory queue, consumers, retries with exponential backoff
+//! and `Retry-After`, and the Collector's exporter metrics.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use profcol_pdata::Batch;
+use serde::Deserialize;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::component::{Component, Context, StartError};
+use crate::consumer::{BoxFuture, ConsumeError, Consumer};
+use crate::telemetry::{Counter, Gauge};
+
+/// A failed send.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SendError {
+    pub message: String,
+    pub retryable: bool,
+    /// The server's requested delay (HTTP `Retry-After`, gRPC `RetryInfo`).
+    pub retry_after: Option<Duration>,
+}
+
+impl SendError {
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError { message: message.into(), retryable: false, retry_after: None }
+    }
+    pub fn retryable(message: impl Into<String>) -> SendError {
+        SendError { message: message.into(), retryable: true, retry_after: None }
+    }
+}
+
+/// The part of an exporter that turns a batch into one network call or write.
+pub trait Sender: Send + Sync + 'static {
+    fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>>;
+    /// Called once when the exporter stops, after the queue drained.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+fn d(s: &str) -> Duration {
+    humantime::parse_duration(s).unwrap_or_default()
+}
+
+/// Deserializes a Go-style duration (`5s`, `200ms`, `1m30s`) or a number of seconds.
+pub fn de_duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        S(String),
+        N(f64),
+    }
+    match Raw::deserialize(de)? {
+        Raw::S(s) => parse_go_duration(&s).map_err(serde::de::Error::custom),
+        Raw::N(n) if n >= 0.0 && n.is_finite() => Ok(Duration::from_secs_f64(n)),
+        Raw::N(n) => Err(serde::de::Error::custom(format!("invalid duration {n}"))),
+    }
+}
+
+/// Parses Go's `time.ParseDuration` syntax (`1h2m3.5s`, `300ms`, `2us`, `0`).
+pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let err = || format!("invalid duration {s:?} (expected e.g. \"5s\", \"200ms\", \"1m30s\")");
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(err());
+    }
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        if num_end == 0 {
+            return Err(err());
+        }
+        let n: f64 = rest[..num_end].parse().map_err(|_| err())?;
+        rest = &rest[num_end..];
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let mult = match &rest[..unit_end] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        total += n * mult;
+        rest = &rest[unit_end..];
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// `retry_on_failure` (the Collector's `configretry`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryConfig {
+    pub enabled: bool,
+    #[serde(deserialize_with = "de_duration")]
+    pub initial_interval: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub max_interval: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub max_elapsed_time: Duration,
+    pub multiplier: f64,
+    pub randomization_factor: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            initial_interval: d("5s"),
+            max_interval: d("30s"),
+            max_elapsed_time: d("5m"),
+            multiplier: 1.5,
+            randomization_factor: 0.5,
+        }
+    }
+}
+
+/// `sending_queue` (the Collector's exporterhelper queue; in memory).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    pub enabled: bool,
+    pub num_consumers: usize,
+    pub queue_size: usize,
+    /// Only `requests` is implemented; the queue counts batches.
+    pub sizer: String,
+    pub block_on_overflow: bool,
+    pub wait_for_result: bool,
+    /// Persistent queues need a storage extension, which profcol does not have yet.
+    pub storage: Option<String>,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            enabled: true,
+            num_consumers: 10,
+            queue_size: 1000,
+            sizer: "requests".into(),
+            block_on_overflow: false,
+            wait_for_result: false,
+            storage: None,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Semantic checks; returns (sub path, message).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.enabled && self.queue_size == 0 {
+            return Err(("sending_queue.queue_size", "must be greater than 0".into()));
+        }
+        if self.enabled && self.num_consumers == 0 {
+            return Err(("sending_queue.num_consumers", "must be greater than 0".into()));
+        }
+        if self.sizer != "requests" {
+            return Err(("sending_queue.sizer", format!("sizer {:?} is not supported; use \"requests\"", self.sizer)));
+        }
+        if self.storage.is_some() {
+            return Err(("sending_queue.storage", "persistent queues are not supported yet".into()));
+        }
+        Ok(())
+    }
+}
+
+struct Metrics {
+    sent: Counter,
+    send_failed: Counter,
+    enqueue_failed: Counter,
+    queue_size: Gauge,
+}
+
+struct Shared<S> {
+    sender: S,
+    retry: RetryConfig,
+    metrics: Metrics,
+    id: String,
+    /// Set when shutdown begins: retries stop at this deadline.
+    deadline: std::sync::Mutex<Option<Instant>>,
+}
+
+struct Item {
+    batch: Batch,
+    done: Option<tokio::sync::oneshot::Sender<Result<(), SendError>>>,
+}
+
+/// A queued, retrying exporter around a [`Sender`]. It is both the exporter's [`Consumer`] and
+/// its [`Component`].
+pub struct QueuedExporter<S: Sender> {
+    shared: Arc<Shared<S>>,
+    queue: QueueConfig,
+    tx: std::sync::Mutex<Option<mpsc::Sender<Item>>>,
+    rx: Arc<Mutex<mpsc::Receiver<Item>>>,
+    workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    drain_timeout: Duration,
+}
+
+impl<S: Sender> QueuedExporter<S> {
+    pub fn new(ctx: &Context, sender: S, queue: QueueConfig, retry: RetryConfig) -> Arc<QueuedExporter<S>> {
+        let id = ctx.id.to_string();
+        let t = &ctx.telemetry;
+        let labels = [("exporter", id.as_str())];
+        let metrics = Metrics {
+            sent: t.counter("otelcol_exporter_sent_profile_samples", "Number of profile samples successfully sent to destination.", "{sample}", &labels),
+            send_failed: t.counter("otelcol_exporter_send_failed_profile_samples", "Number of profile samples in failed attempts to send to destination.", "{sample}", &labels),
+            enqueue_failed: t.counter("otelcol_exporter_enqueue_failed_profile_samples", "Number of profile samples failed to be added to the sending queue.", "{sample}", &labels),
+            queue_size: t.gauge("otelcol_exporter_queue_size", "Current size of the retry queue (in batches).", "{batch}", &[("exporter", id.as_str()), ("data_type", "profiles")]),
+        };
+        let cap = if queue.enabled { queue.queue_size.max(1) } else { 1 };
+        t.gauge("otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches).", "{batch}", &[("exporter", id.as_str()), ("data_type", "profiles")])
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        let (tx, rx) = mpsc::channel(cap);
+        Arc::new(QueuedExporter {
+            shared: Arc::new(Shared { sender, retry, metrics, id, deadline: std::sync::Mutex::new(None) }),
+            queue,
+            tx: std::sync::Mutex::new(Some(tx)),
+            rx: Arc::new(Mutex::new(rx)),
+            workers: std::sync::Mutex::new(Vec::new()),
+            drain_timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// The inner sender (for tests and introspection).
+    pub fn sender(&self) -> &S {
+        &self.shared.sender
+    }
+
+    fn tx(&self) -> Option<mpsc::Sender<Item>> {
+        self.tx.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+impl<S: Sender> Shared<S> {
+    fn past_deadline(&self) -> bool {
+        self.deadline.lock().ok().and_then(|d| *d).is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Sends with retries per `retry_on_failure`.
+    async fn send_with_retry(&self, batch: &Batch) -> Result<(), SendError> {
+        let samples = batch.sample_count() as u64;
+        let start = Instant::now();
+        let mut interval = self.retry.initial_interval;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self.sender.send(batch).await {
+                Ok(()) => {
+                    self.metrics.sent.add(samples);
+                    return Ok(());
+                }
+                Err(e) => {
+                    let give_up = !e.retryable
+                        || !self.retry.enabled
+                        || self.past_deadline()
+                        || (!self.retry.max_elapsed_time.is_zero() && start.elapsed() >= self.retry.max_elapsed_time);
+                    if give_up {
+                        self.metrics.send_failed.add(samples);
+                        tracing::error!(exporter = %self.id, samples, attempts = attempt, retryable = e.retryable, error = %e.message, "exporting failed, dropping data");
+                        return Err(e);
+                    }
+                    let jitter = 1.0 + self.retry.randomization_factor * (2.0 * pseudo_random() - 1.0);
+                    let mut wait = interval.mul_f64(jitter.max(0.0));
+                    if let Some(ra) = e.retry_after {
+                        wait = wait.max(ra);
+                    }
+                    if !self.retry.max_elapsed_time.is_zero() {
+                        let left = self.retry.max_elapsed_time.saturating_sub(start.elapsed());
+                        wait = wait.min(left);
+                    }
+                    tracing::warn!(exporter = %self.id, error = %e.message, retry_in = ?wait, "exporting failed, will retry");
+                    tokio::time::sleep(wait).await;
+                    interval = interval.mul_f64(self.retry.multiplier).min(self.retry.max_interval);
+                }
+            }
+        }
+    }
+}
+
+/// A cheap, non-cryptographic random number in [0, 1) for retry jitter.
+fn pseudo_random() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+impl<S: Sender> Consumer for QueuedExporter<S> {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let samples = batch.sample_count() as u64;
+            if !self.queue.enabled {
+                return self.shared.send_with_retry(&batch).await.map_err(|e| {
+                    if e.retryable {
+                        ConsumeError::Retryable { message: e.message, retry_after: e.retry_after }
+                    } else {
+                        ConsumeError::Permanent(e.message)
+                    }
+                });
+            }
+            let Some(tx) = self.tx() else {
+                self.shared.metrics.enqueue_failed.add(samples);
+                return Err(ConsumeError::retryable(format!("exporter {} is shutting down", self.shared.id)));
+            };
+            let (done_tx, done_rx) = if self.queue.wait_for_result {
+                let (a, b) = tokio::sync::oneshot::channel();
+                (Some(a), Some(b))
+            } else {
+                (None, None)
+            };
+            let item = Item { batch, done: done_tx };
+            let res = if self.queue.block_on_overflow {
+                tx.send(item).await.map_err(|_| ())
+            } else {
+                tx.try_send(item).map_err(|_| ())
+            };
+            if res.is_err() {
+                self.shared.metrics.enqueue_failed.add(samples);
+                return Err(ConsumeError::Retryable {
+                    message: format!("sending queue of exporter {} is full", self.shared.id),
+                    retry_after: Some(Duration::from_secs(1)),
+                });
+            }
+            self.shared.metrics.queue_size.add(1);
+            if let Some(rx) = done_rx {
+                return match rx.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) if e.retryable => Err(ConsumeError::Retryable { message: e.message, retry_after: e.retry_after }),
+                    Ok(Err(e)) => Err(ConsumeError::Permanent(e.message)),
+                    Err(_) => Err(ConsumeError::retryable("exporter stopped before sending")),
+                };
+            }
+            Ok(())
+        })
+    }
+}
+
+impl<S: Sender> Component for QueuedExporter<S> {
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        Box::pin(async move {
+            if !self.queue.enabled {
+                return Ok(());
+            }
+            let mut workers = match self.workers.lock() {
+                Ok(w) => w,
+                Err(p) => p.into_inner(),
+            };
+            for _ in 0..self.queue.num_consumers {
+                let rx = self.rx.clone();
+                let shared = self.shared.clone();
+                workers.push(tokio::spawn(async move {
+                    loop {
+                        let item = { rx.lock().await.recv().await };
+                        let Some(item) = item else { break };
+                        shared.metrics.queue_size.add(-1);
+                        let r = shared.send_with_retry(&item.batch).await;
+                        if let Some(done) = item.done {
+                            let _ = done.send(r);
+                        }
+                    }
+                }));
+            }
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // Close the queue: workers finish what is queued, retrying until the deadline.
+            if let Ok(mut tx) = self.tx.lock() {
+                tx.take();
+            }
+            if let Ok(mut d) = self.shared.deadline.lock() {
+                *d = Some(Instant::now() + self.drain_timeout);
+            }
+            let workers: Vec<_> = match self.workers.lock() {
+                Ok(mut w) => w.drain(..).collect(),
+                Err(p) => p.into_inner().drain(..).collect(),
+            };
+            let all = futures::future::join_all(workers);
+            if tokio::time::timeout(self.drain_timeout + Duration::from_secs(1), all).await.is_err() {
+                let left = self.shared.metrics.queue_size.get();
+                tracing::error!(exporter = %self.shared.id, batches = left, "shutdown deadline passed; queued data lost");
+            }
+            self.shared.sender.close().await;
+        })
+    }
+}
+
+/// Adapts an `Arc<QueuedExporter>` into the (consumer, component) pair factories return.
+pub fn into_parts<S: Sender>(q: Arc<QueuedExporter<S>>) -> (Arc<dyn Consumer>, Box<dyn Component>) {
+    (q.clone(), Box::new(ArcComponent(q)))
+}
+
+/// A component behind an `Arc`.
+pub struct ArcComponent<T: Component + ?Sized>(pub Arc<T>);
+
+impl<T: Component + ?Sized> Component for ArcComponent<T> {
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        self.0.start()
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.0.shutdown()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("5s").ok(), Some(Duration::from_secs(5)));
+        assert_eq!(parse_go_duration("200ms").ok(), Some(Duration::from_millis(200)));
+        assert_eq!(parse_go_duration("1m30s").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(parse_go_duration("0").ok(), Some(Duration::ZERO));
+        assert!(parse_go_duration("5").is_err());
+        assert!(parse_go_duration("abc").is_err());
+        assert!(parse_go_duration("").is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! The `health_check` extension: `GET /` answers 200 while the service runs, 503 otherwise.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use profcol_config::{ConfigError, Kind, Section, Signal};
+use serde::Deserialize;
+
+use crate::component::{BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError};
+use crate::consumer::BoxFuture;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckConfig {
+    pub endpoint: String,
+    pub path: String,
+    /// Accepted for compatibility; profcol reports the service state.
+    pub check_collector_pipeline: Option<serde_json::Value>,
+    pub response_body: Option<ResponseBody>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResponseBody {
+    pub healthy: String,
+    pub unhealthy: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig { endpoint: "localhost:13133".into(), path: "/".into(), check_collector_pipeline: None, response_body: None }
+    }
+}
+
+fn load(section: &Section) -> Result<HealthCheckConfig, ConfigError> {
+    let cfg: HealthCheckConfig = section.decode()?;
+    if !cfg.path.starts_with('/') {
+        return Err(section.error("path", "must start with '/'"));
+    }
+    if cfg.endpoint.is_empty() {
+        return Err(section.error("endpoint", "must not be empty"));
+    }
+    Ok(cfg)
+}
+
+pub struct HealthCheckFactory;
+
+impl ExtensionFactory for HealthCheckFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            kind: Kind::Extension,
+            ty: "health_check",
+            aliases: &[],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs, Signal::Profiles],
+            description: "HTTP health endpoint (default localhost:13133/)",
+        }
+    }
+    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+        load(section).map(|_| ())
+    }
+    fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
+        Ok(Box::new(HealthCheck { cfg: load(section)?, ctx, stop: tokio_util::sync::CancellationToken::new() }))
+    }
+}
+
+struct HealthCheck {
+    cfg: HealthCheckConfig,
+    ctx: Context,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Component for HealthCheck {
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        Box::pin(async move {
+            let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
+                .await
+                .map_err(|e| StartError::new(&self.ctx.id, format!("cannot listen on {}: {e}", self.cfg.endpoint)))?;
+            let ready = self.ctx.ready.clone();
+            let since = SystemTime::now();
+            let body = self.cfg.response_body.clone();
+            let handler = move || {
+                let ready = ready.clone();
+                let body = body.clone();
+                async move {
+                    let up = ready.load(Ordering::Relaxed);
+                    let status = if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+                    let text = match (&body, up) {
+                        (Some(b), true) => b.healthy.clone(),
+                        (Some(b), false) => b.unhealthy.clone(),
+                        (None, _) => {
+                            let uptime = since.elapsed().unwrap_or_default();
+                            let since_s = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+                            serde_json::json!({
+                                "status": if up { "Server available" } else { "Server not available" },
+                                "upSince": since_s,
+                                "uptime": format!("{:.3}s", uptime.as_secs_f64()),
+                            })
+                            .to_string()
+                        }
+                    };
+                    (status, [("content-type", "application/json")], text)
+                }
+            };
+            let app = axum::Router::new().route(&self.cfg.path, axum::routing::get(handler));
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+            });
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.stop.cancel();
+        Box::pin(async {})
+    }
+}
+
+/// Keeps the `Arc` import used for readers of this module's API.
+pub type Ready = Arc<std::sync::atomic::AtomicBool>;

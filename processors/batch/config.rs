@@ -1,0 +1,54 @@
+//! `processors.batch` config.
+
+use std::time::Duration;
+
+use profcol_config::{ConfigError, Section};
+use profcol_pipeline::exporter_helper::de_duration;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BatchConfig {
+    /// Flush a partial batch this long after its first sample arrived.
+    #[serde(deserialize_with = "de_duration")]
+    pub timeout: Duration,
+    /// Flush once a batch holds this many samples.
+    pub send_batch_size: usize,
+    /// Split flushed batches larger than this (0: no limit).
+    pub send_batch_max_size: usize,
+    /// Client metadata keys whose values partition batches (e.g. `x-scope-orgid`).
+    pub metadata_keys: Vec<String>,
+    /// The most distinct metadata value combinations held at once.
+    pub metadata_cardinality_limit: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            timeout: Duration::from_millis(200),
+            send_batch_size: 8192,
+            send_batch_max_size: 0,
+            metadata_keys: Vec::new(),
+            metadata_cardinality_limit: 1000,
+        }
+    }
+}
+
+impl BatchConfig {
+    pub fn load(section: &Section) -> Result<BatchConfig, ConfigError> {
+        let mut cfg: BatchConfig = section.decode()?;
+        if cfg.send_batch_max_size > 0 && cfg.send_batch_max_size < cfg.send_batch_size {
+            return Err(section.error("send_batch_max_size", "must be greater than or equal to send_batch_size"));
+        }
+        if cfg.send_batch_size == 0 {
+            return Err(section.error("send_batch_size", "must be greater than 0"));
+        }
+        if !cfg.metadata_keys.is_empty() && cfg.metadata_cardinality_limit == 0 {
+            return Err(section.error("metadata_cardinality_limit", "must be greater than 0 when metadata_keys are set"));
+        }
+        for k in &mut cfg.metadata_keys {
+            *k = k.to_ascii_lowercase();
+        }
+        Ok(cfg)
+    }
+}

@@ -1,0 +1,173 @@
+//! The `memory_limiter` processor: checks the process's resident memory every `check_interval`
+//! and refuses data with a retryable error while usage is above the soft limit
+//! (`limit - spike_limit`), so receivers answer 503 / `UNAVAILABLE` and senders back off.
+
+pub mod config;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_pdata::Batch;
+use profcol_pipeline::consumer::BoxFuture;
+use profcol_pipeline::{BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter, ProcessorFactory, StartError};
+use tokio_util::sync::CancellationToken;
+
+pub use config::{Limits, MemoryLimiterConfig};
+
+use crate::ItemCounters;
+
+/// Reads the memory the process uses, in bytes.
+pub type UsageFn = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Resident set size of this process from `/proc/self/status` (0 where unavailable).
+pub fn process_rss() -> u64 {
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Memory available to the process: the cgroup v2 limit when set, else the machine's total.
+pub fn total_memory() -> u64 {
+    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max") {
+        if let Ok(v) = s.trim().parse::<u64>() {
+            return v;
+        }
+    }
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub struct MemoryLimiterFactory;
+
+impl ProcessorFactory for MemoryLimiterFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            kind: Kind::Processor,
+            ty: "memory_limiter",
+            aliases: &[],
+            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs, Signal::Profiles],
+            description: "refuses data (retryable) while process memory is above the soft limit",
+        }
+    }
+    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+        MemoryLimiterConfig::load(section).map(|_| ())
+    }
+    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+        let cfg = MemoryLimiterConfig::load(section)?;
+        let p = MemoryLimiter::new(&ctx, cfg, next, Arc::new(process_rss), total_memory());
+        Ok((p.clone(), Box::new(LimiterComponent(p))))
+    }
+}
+
+pub struct MemoryLimiter {
+    cfg: MemoryLimiterConfig,
+    limits: Limits,
+    next: Arc<dyn Consumer>,
+    usage: UsageFn,
+    over: AtomicBool,
+    last_usage: AtomicU64,
+    counters: ItemCounters,
+    refused: Counter,
+    stop: CancellationToken,
+    id: String,
+}
+
+impl MemoryLimiter {
+    pub fn new(ctx: &Context, cfg: MemoryLimiterConfig, next: Arc<dyn Consumer>, usage: UsageFn, total: u64) -> Arc<MemoryLimiter> {
+        let id = ctx.id.to_string();
+        let limits = cfg.limits(total);
+        Arc::new(MemoryLimiter {
+            limits,
+            next,
+            usage,
+            over: AtomicBool::new(false),
+            last_usage: AtomicU64::new(0),
+            counters: ItemCounters::new(&ctx.telemetry, &id),
+            refused: ctx.telemetry.counter("profcol_processor_memory_limiter_refused_profile_samples", "Samples refused because memory was above the soft limit.", "{sample}", &[("processor", &id)]),
+            stop: CancellationToken::new(),
+            cfg,
+            id,
+        })
+    }
+
+    /// Reads usage once and updates the refusing state.
+    pub fn check(&self) {
+        let used = (self.usage)();
+        self.last_usage.store(used, Ordering::Relaxed);
+        let was = self.over.load(Ordering::Relaxed);
+        let now = used > self.limits.soft;
+        if now != was {
+            if now {
+                tracing::warn!(processor = %self.id, used_mib = used >> 20, soft_limit_mib = self.limits.soft >> 20, "memory usage above the soft limit; refusing data");
+            } else {
+                tracing::info!(processor = %self.id, used_mib = used >> 20, "memory usage back below the soft limit; accepting data");
+            }
+        }
+        self.over.store(now, Ordering::Relaxed);
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    fn interval(&self) -> Duration {
+        self.cfg.check_interval
+    }
+}
+
+impl Consumer for MemoryLimiter {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let n = batch.sample_count() as u64;
+            self.counters.incoming.add(n);
+            if self.over.load(Ordering::Relaxed) {
+                self.refused.add(n);
+                return Err(ConsumeError::Retryable {
+                    message: format!(
+                        "data refused due to high memory usage ({} MiB used, soft limit {} MiB)",
+                        self.last_usage.load(Ordering::Relaxed) >> 20,
+                        self.limits.soft >> 20
+                    ),
+                    retry_after: Some(self.interval().max(Duration::from_secs(1))),
+                });
+            }
+            self.next.consume(batch).await?;
+            self.counters.outgoing.add(n);
+            Ok(())
+        })
+    }
+}
+
+struct LimiterComponent(Arc<MemoryLimiter>);
+
+impl Component for LimiterComponent {
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        let p = self.0.clone();
+        p.check();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(p.interval());
+            loop {
+                tokio::select! {
+                    _ = p.stop.cancelled() => break,
+                    _ = tick.tick() => p.check(),
+                }
+            }
+        });
+        Box::pin(async { Ok(()) })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.0.stop.cancel();
+        Box::pin(async {})
+    }
+}

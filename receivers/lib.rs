@@ -1,0 +1,12 @@
+//! profcol receivers: one folder per receiver.
+
+pub mod decompress;
+pub mod otlp;
+pub mod server_config;
+
+use profcol_pipeline::{Factory, Registry};
+
+/// Adds every receiver factory to the registry.
+pub fn register(registry: &mut Registry) {
+    registry.register(Factory::Receiver(Box::new(otlp::OtlpReceiverFactory)));
+}

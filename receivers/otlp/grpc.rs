@@ -1,0 +1,186 @@
+//! The gRPC side: `opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export`.
+//!
+//! A hand-written service over tonic's server machinery with a codec that hands over the raw
+//! message bytes, so decoding errors become `INVALID_ARGUMENT` naming the problem (tonic's own
+//! prost codec would answer `INTERNAL`) and the bytes can travel with the batch.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::{Buf, Bytes};
+use prost::Message;
+use profcol_pdata::collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
+use profcol_pipeline::ConsumeError;
+use profcol_pipeline::consumer::BoxFuture;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Status, body::Body as TonicBody};
+use tokio_util::sync::CancellationToken;
+
+use super::{Ingest, IngestError, Transport};
+use crate::server_config::GrpcServerConfig;
+
+pub const SERVICE: &str = "opentelemetry.proto.collector.profiles.v1development.ProfilesService";
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
+
+/// Decodes to raw bytes, encodes responses with prost.
+#[derive(Default, Clone, Copy)]
+struct RawCodec;
+
+struct RawDecoder;
+struct ResponseEncoder;
+
+impl Codec for RawCodec {
+    type Encode = ExportProfilesServiceResponse;
+    type Decode = Bytes;
+    type Encoder = ResponseEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> ResponseEncoder {
+        ResponseEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+
+impl Encoder for ResponseEncoder {
+    type Item = ExportProfilesServiceResponse;
+    type Error = Status;
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst).map_err(|e| Status::internal(format!("encoding response: {e}")))
+    }
+}
+
+impl Decoder for RawDecoder {
+    type Item = Bytes;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+        let n = src.remaining();
+        Ok(Some(src.copy_to_bytes(n)))
+    }
+}
+
+fn status_of(e: IngestError) -> Status {
+    match e {
+        IngestError::Invalid(m) => Status::invalid_argument(m),
+        IngestError::Refused(ConsumeError::Permanent(m)) => Status::invalid_argument(m),
+        IngestError::Refused(ConsumeError::Retryable { message, .. }) => Status::unavailable(message),
+    }
+}
+
+#[derive(Clone)]
+struct ExportMethod {
+    ingest: Arc<Ingest>,
+    include_metadata: bool,
+}
+
+impl tonic::server::UnaryService<Bytes> for ExportMethod {
+    type Response = ExportProfilesServiceResponse;
+    type Future = BoxFuture<'static, Result<tonic::Response<ExportProfilesServiceResponse>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let ingest = self.ingest.clone();
+        let include_metadata = self.include_metadata;
+        Box::pin(async move {
+            let mut metadata = BTreeMap::new();
+            if include_metadata {
+                for (k, v) in request.metadata().clone().into_headers().iter() {
+                    if let Ok(v) = v.to_str() {
+                        metadata.entry(k.as_str().to_ascii_lowercase()).or_insert_with(Vec::new).push(v.to_owned());
+                    }
+                }
+            }
+            let agent = request.metadata().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let bytes = request.into_inner();
+            let req = ExportProfilesServiceRequest::decode(bytes.clone()).map_err(|e| {
+                tracing::warn!(user_agent = %agent, error = %e, "undecodable OTLP profiles request (is the sender on an older OTLP profiles layout?)");
+                Status::invalid_argument(format!("cannot decode ExportProfilesServiceRequest: {e}"))
+            })?;
+            ingest.export(req, Some(bytes), metadata, Transport::Grpc).await.map(tonic::Response::new).map_err(status_of)
+        })
+    }
+}
+
+/// The tower service tonic's router serves.
+#[derive(Clone)]
+struct ProfilesService {
+    method: ExportMethod,
+    max_bytes: usize,
+}
+
+impl tonic::server::NamedService for ProfilesService {
+    const NAME: &'static str = SERVICE;
+}
+
+impl<B> tower_service::Service<http::Request<B>> for ProfilesService
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<TonicBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let method = self.method.clone();
+        let max = self.max_bytes;
+        Box::pin(async move {
+            if req.uri().path() != EXPORT_PATH {
+                return Ok(Status::unimplemented(format!("unknown method {}", req.uri().path())).into_http());
+            }
+            let mut grpc = tonic::server::Grpc::new(RawCodec)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .accept_compressed(CompressionEncoding::Zstd)
+                .accept_compressed(CompressionEncoding::Deflate)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(max)
+                .max_encoding_message_size(4 << 20);
+            Ok(grpc.unary(method, req).await)
+        })
+    }
+}
+
+/// Binds and serves until `stop` fires; returns the server task.
+pub(super) async fn serve(cfg: GrpcServerConfig, ingest: Arc<Ingest>, stop: CancellationToken) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
+        .await
+        .map_err(|e| format!("cannot listen for OTLP/gRPC on {}: {e}", cfg.endpoint))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let svc = ProfilesService { method: ExportMethod { ingest, include_metadata: cfg.include_metadata }, max_bytes: cfg.max_recv_bytes() };
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(n) = cfg.max_concurrent_streams {
+        builder = builder.max_concurrent_streams(n);
+    }
+    if let Some(tls) = &cfg.tls {
+        let (cert, key) = tls.identity()?;
+        let mut t = tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key));
+        if let Some(ca) = tls.client_ca()? {
+            t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(t).map_err(|e| format!("invalid tls settings: {e}"))?;
+    }
+    let incoming = tokio_stream_listener(listener);
+    let router = builder.add_service(svc);
+    tracing::info!(endpoint = %local, "OTLP/gRPC receiver listening");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await {
+            tracing::error!(error = %e, "OTLP/gRPC server failed");
+        }
+    }))
+}
+
+/// Accepted connections as the stream tonic wants.
+fn tokio_stream_listener(listener: tokio::net::TcpListener) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> {
+    futures::stream::unfold(listener, |l| async move {
+        let r = l.accept().await.map(|(s, _)| {
+            let _ = s.set_nodelay(true);
+            s
+        });
+        Some((r, l))
+    })
+}
