@@ -7,6 +7,9 @@ use std::time::Duration;
 use profcol_config::{ConfigError, Section};
 use serde::{Deserialize, Deserializer};
 
+/// A PEM certificate chain and its private key.
+pub type PemPair = (Vec<u8>, Vec<u8>);
+
 /// `tls` on a client.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,9 +32,15 @@ pub struct TlsClientConfig {
     pub curve_preferences: Vec<String>,
 }
 
-fn read_pem(file: &Option<String>, pem: &Option<String>, what: &str) -> Result<Option<Vec<u8>>, String> {
+fn read_pem(
+    file: &Option<String>,
+    pem: &Option<String>,
+    what: &str,
+) -> Result<Option<Vec<u8>>, String> {
     match (file, pem) {
-        (Some(f), _) => std::fs::read(f).map(Some).map_err(|e| format!("cannot read {what}_file {f}: {e}")),
+        (Some(f), _) => std::fs::read(f)
+            .map(Some)
+            .map_err(|e| format!("cannot read {what}_file {f}: {e}")),
         (None, Some(p)) => Ok(Some(p.as_bytes().to_vec())),
         (None, None) => Ok(None),
     }
@@ -42,9 +51,12 @@ impl TlsClientConfig {
         read_pem(&self.ca_file, &self.ca_pem, "ca")
     }
 
-    /// Client certificate and key for mutual TLS, when both are given.
-    pub fn identity(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>, String> {
-        match (read_pem(&self.cert_file, &self.cert_pem, "cert")?, read_pem(&self.key_file, &self.key_pem, "key")?) {
+    /// Client certificate and key (PEM) for mutual TLS, when both are given.
+    pub fn identity(&self) -> Result<Option<PemPair>, String> {
+        match (
+            read_pem(&self.cert_file, &self.cert_pem, "cert")?,
+            read_pem(&self.key_file, &self.key_pem, "key")?,
+        ) {
             (Some(c), Some(k)) => Ok(Some((c, k))),
             (None, None) => Ok(None),
             _ => Err("cert_file and key_file must be given together".into()),
@@ -55,10 +67,13 @@ impl TlsClientConfig {
     pub fn check(&self) -> Result<(), (&'static str, String)> {
         self.ca().map_err(|e| ("tls.ca_file", e))?;
         self.identity().map_err(|e| ("tls.cert_file", e))?;
-        if let Some(v) = &self.min_version {
-            if !matches!(v.as_str(), "1.2" | "1.3") {
-                return Err(("tls.min_version", format!("unsupported TLS version {v:?}; use \"1.2\" or \"1.3\"")));
-            }
+        if let Some(v) = &self.min_version
+            && !matches!(v.as_str(), "1.2" | "1.3")
+        {
+            return Err((
+                "tls.min_version",
+                format!("unsupported TLS version {v:?}; use \"1.2\" or \"1.3\""),
+            ));
         }
         Ok(())
     }
@@ -87,7 +102,10 @@ pub fn de_headers<'de, D: Deserializer<'de>>(de: D) -> Result<BTreeMap<String, S
 }
 
 /// Validates header names and values so sending never fails on them.
-pub fn check_headers(section: &Section, headers: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+pub fn check_headers(
+    section: &Section,
+    headers: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
     for (k, v) in headers {
         if http::HeaderName::from_bytes(k.as_bytes()).is_err() {
             return Err(section.error(&format!("headers.{k}"), "invalid header name"));
@@ -136,12 +154,18 @@ impl Compression {
         match self {
             Compression::None => Ok(data.to_vec()),
             Compression::Gzip => {
-                let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(data.len() / 4),
+                    flate2::Compression::fast(),
+                );
                 e.write_all(data)?;
                 e.finish()
             }
             Compression::Zlib | Compression::Deflate => {
-                let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+                let mut e = flate2::write::ZlibEncoder::new(
+                    Vec::with_capacity(data.len() / 4),
+                    flate2::Compression::fast(),
+                );
                 e.write_all(data)?;
                 e.finish()
             }

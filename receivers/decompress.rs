@@ -12,10 +12,20 @@ pub enum DecompressError {
     Corrupt { encoding: String, message: String },
 }
 
-fn read_limited(mut r: impl Read, limit: usize, encoding: &str) -> Result<Vec<u8>, DecompressError> {
+fn read_limited(
+    mut r: impl Read,
+    limit: usize,
+    encoding: &str,
+) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    (&mut r).take(cap).read_to_end(&mut out).map_err(|e| DecompressError::Corrupt { encoding: encoding.to_owned(), message: e.to_string() })?;
+    (&mut r)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| DecompressError::Corrupt {
+            encoding: encoding.to_owned(),
+            message: e.to_string(),
+        })?;
     if out.len() > limit {
         return Err(DecompressError::TooLarge(limit));
     }
@@ -34,13 +44,19 @@ pub fn decompress(encoding: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, 
         }
         "gzip" | "x-gzip" => read_limited(flate2::read::MultiGzDecoder::new(body), limit, "gzip"),
         "zstd" => {
-            let dec = zstd::stream::read::Decoder::new(body)
-                .map_err(|e| DecompressError::Corrupt { encoding: "zstd".into(), message: e.to_string() })?;
+            let dec =
+                zstd::stream::read::Decoder::new(body).map_err(|e| DecompressError::Corrupt {
+                    encoding: "zstd".into(),
+                    message: e.to_string(),
+                })?;
             read_limited(dec, limit, "zstd")
         }
         // The Collector treats "deflate" as zlib; accept raw deflate streams too.
-        "zlib" | "deflate" => match read_limited(flate2::read::ZlibDecoder::new(body), limit, &enc) {
-            Err(DecompressError::Corrupt { .. }) if enc == "deflate" => read_limited(flate2::read::DeflateDecoder::new(body), limit, "deflate"),
+        "zlib" | "deflate" => match read_limited(flate2::read::ZlibDecoder::new(body), limit, &enc)
+        {
+            Err(DecompressError::Corrupt { .. }) if enc == "deflate" => {
+                read_limited(flate2::read::DeflateDecoder::new(body), limit, "deflate")
+            }
             other => other,
         },
         _ => Err(DecompressError::Unsupported(encoding.to_owned())),
@@ -68,7 +84,10 @@ mod tests {
         let data = vec![7u8; 1 << 20];
         let z = gz(&data);
         assert_eq!(decompress("gzip", &z, 1 << 20).unwrap(), data);
-        assert_eq!(decompress("gzip", &z, (1 << 20) - 1), Err(DecompressError::TooLarge((1 << 20) - 1)));
+        assert_eq!(
+            decompress("gzip", &z, (1 << 20) - 1),
+            Err(DecompressError::TooLarge((1 << 20) - 1))
+        );
     }
 
     #[test]
@@ -85,8 +104,14 @@ mod tests {
 
     #[test]
     fn corrupt_and_unknown() {
-        assert!(matches!(decompress("gzip", b"\x1f\x8bnot gzip", 100), Err(DecompressError::Corrupt { .. })));
-        assert!(matches!(decompress("br", b"x", 100), Err(DecompressError::Unsupported(_))));
+        assert!(matches!(
+            decompress("gzip", b"\x1f\x8bnot gzip", 100),
+            Err(DecompressError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            decompress("br", b"x", 100),
+            Err(DecompressError::Unsupported(_))
+        ));
         assert_eq!(decompress("", b"abc", 2), Err(DecompressError::TooLarge(2)));
     }
 }

@@ -38,19 +38,27 @@ pub struct TlsServerConfig {
 impl TlsServerConfig {
     /// PEM certificate chain and key, from files or inline PEM.
     pub fn identity(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let read = |file: &Option<String>, pem: &Option<String>, what: &str| -> Result<Vec<u8>, String> {
-            match (file, pem) {
-                (Some(f), _) => std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}")),
-                (None, Some(p)) => Ok(p.as_bytes().to_vec()),
-                (None, None) => Err(format!("tls needs {what}_file or {what}_pem")),
-            }
-        };
-        Ok((read(&self.cert_file, &self.cert_pem, "cert")?, read(&self.key_file, &self.key_pem, "key")?))
+        let read =
+            |file: &Option<String>, pem: &Option<String>, what: &str| -> Result<Vec<u8>, String> {
+                match (file, pem) {
+                    (Some(f), _) => {
+                        std::fs::read(f).map_err(|e| format!("cannot read {what} {f}: {e}"))
+                    }
+                    (None, Some(p)) => Ok(p.as_bytes().to_vec()),
+                    (None, None) => Err(format!("tls needs {what}_file or {what}_pem")),
+                }
+            };
+        Ok((
+            read(&self.cert_file, &self.cert_pem, "cert")?,
+            read(&self.key_file, &self.key_pem, "key")?,
+        ))
     }
 
     pub fn client_ca(&self) -> Result<Option<Vec<u8>>, String> {
         match &self.client_ca_file {
-            Some(f) => std::fs::read(f).map(Some).map_err(|e| format!("cannot read client_ca_file {f}: {e}")),
+            Some(f) => std::fs::read(f)
+                .map(Some)
+                .map_err(|e| format!("cannot read client_ca_file {f}: {e}")),
             None => Ok(None),
         }
     }
@@ -75,12 +83,20 @@ pub struct GrpcServerConfig {
 
 impl GrpcServerConfig {
     pub fn with_endpoint(endpoint: &str) -> GrpcServerConfig {
-        GrpcServerConfig { endpoint: endpoint.into(), ..Default::default() }
+        GrpcServerConfig {
+            endpoint: endpoint.into(),
+            ..Default::default()
+        }
     }
 
     /// The decompressed message size limit in bytes (default 64 MiB).
     pub fn max_recv_bytes(&self) -> usize {
-        usize::try_from(self.max_recv_msg_size_mib.unwrap_or(64).saturating_mul(1 << 20)).unwrap_or(usize::MAX)
+        usize::try_from(
+            self.max_recv_msg_size_mib
+                .unwrap_or(64)
+                .saturating_mul(1 << 20),
+        )
+        .unwrap_or(usize::MAX)
     }
 }
 
@@ -130,7 +146,10 @@ pub struct HttpServerConfig {
 
 impl HttpServerConfig {
     pub fn with_endpoint(endpoint: &str) -> HttpServerConfig {
-        HttpServerConfig { endpoint: endpoint.into(), ..Default::default() }
+        HttpServerConfig {
+            endpoint: endpoint.into(),
+            ..Default::default()
+        }
     }
 
     pub fn max_body_bytes(&self) -> usize {

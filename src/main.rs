@@ -54,31 +54,44 @@ fn registry() -> Registry {
     profcol_receivers::register(&mut r);
     profcol_processors::register(&mut r);
     profcol_exporters::register(&mut r);
-    r.register(profcol_pipeline::Factory::Extension(Box::new(profcol_pipeline::health::HealthCheckFactory)));
+    r.register(profcol_pipeline::Factory::Extension(Box::new(
+        profcol_pipeline::health::HealthCheckFactory,
+    )));
     r
 }
 
 fn sources(args: &RunArgs) -> Vec<Source> {
     if args.config.is_empty() {
-        vec![Source::Yaml { name: "<embedded default config>".into(), text: DEFAULT_CONFIG.into() }]
+        vec![Source::Yaml {
+            name: "<embedded default config>".into(),
+            text: DEFAULT_CONFIG.into(),
+        }]
     } else {
         args.config.iter().map(|c| Source::parse_arg(c)).collect()
     }
 }
 
 /// Loads, resolves and validates; returns the config and its warnings, or every error found.
-fn load(args: &RunArgs, registry: &Registry) -> Result<(profcol_config::Config, Vec<String>), Vec<String>> {
+fn load(
+    args: &RunArgs,
+    registry: &Registry,
+) -> Result<(profcol_config::Config, Vec<String>), Vec<String>> {
     let env = |k: &str| std::env::var(k).ok();
-    let (mut config, warnings) = profcol_config::load(&sources(args), &env).map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+    let (mut config, warnings) = profcol_config::load(&sources(args), &env)
+        .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
     let mut warnings: Vec<String> = warnings.iter().map(ToString::to_string).collect();
     let mut errors: Vec<ConfigError> = Vec::new();
     match profcol_config::resolve(&mut config, registry) {
         Ok(w) => warnings.extend(w.iter().map(ToString::to_string)),
         Err(e) => errors.extend(e.0),
     }
-    errors.extend(profcol_pipeline::service::validate_components(&config, registry));
+    errors.extend(profcol_pipeline::service::validate_components(
+        &config, registry,
+    ));
     for (pid, p) in config.pipelines.iter().filter(|_| !args.config.is_empty()) {
-        if p.processors.iter().any(|id| id.ty == "batch") && pid.signal == profcol_config::Signal::Profiles {
+        if p.processors.iter().any(|id| id.ty == "batch")
+            && pid.signal == profcol_config::Signal::Profiles
+        {
             warnings.push(format!(
                 "service.pipelines.{pid}: the batch processor does not support profiles in the OpenTelemetry Collector; this config will not run on otelcol-contrib (use the exporter's sending_queue.batch there)"
             ));
@@ -95,7 +108,10 @@ fn init_logging(level: &str, encoding: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("PROFCOL_LOG").unwrap_or_else(|_| EnvFilter::new(level));
     use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::stderr().is_terminal());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if encoding == "json" {
         builder.json().init();
     } else {
@@ -133,15 +149,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             for e in &errors {
                 eprintln!("error: {e}");
             }
-            anyhow::bail!("invalid configuration ({} error{})", errors.len(), if errors.len() == 1 { "" } else { "s" });
+            anyhow::bail!(
+                "invalid configuration ({} error{})",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
         }
     };
-    init_logging(&config.telemetry.logs_level, &config.telemetry.logs_encoding);
+    init_logging(
+        &config.telemetry.logs_level,
+        &config.telemetry.logs_encoding,
+    );
     for w in &warnings {
         tracing::warn!("{w}");
     }
     let telemetry = Telemetry::new();
-    let service = Service::build(&config, &registry, telemetry.clone()).context("building the pipeline")?;
+    let service =
+        Service::build(&config, &registry, telemetry.clone()).context("building the pipeline")?;
     if config.telemetry.metrics_level != "none" {
         let addr = profcol_pipeline::telemetry::serve_metrics(telemetry, &config.telemetry.metrics_address, service.shutdown_token())
             .await
@@ -163,12 +187,22 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Components) => {
             let r = registry();
-            println!("{:<10} {:<16} {:<14} {:<22} description", "kind", "type", "aliases", "signals");
+            println!(
+                "{:<10} {:<16} {:<14} {:<22} description",
+                "kind", "type", "aliases", "signals"
+            );
             for f in r.factories() {
                 let i = f.info();
                 let signals: Vec<String> = i.signals.iter().map(ToString::to_string).collect();
                 let kind = format!("{:?}", i.kind).to_lowercase();
-                println!("{:<10} {:<16} {:<14} {:<22} {}", kind, i.ty, i.aliases.join(","), signals.join(","), i.description);
+                println!(
+                    "{:<10} {:<16} {:<14} {:<22} {}",
+                    kind,
+                    i.ty,
+                    i.aliases.join(","),
+                    signals.join(","),
+                    i.description
+                );
             }
             ExitCode::SUCCESS
         }
@@ -188,12 +222,19 @@ fn main() -> ExitCode {
                 for e in &errors {
                     eprintln!("error: {e}");
                 }
-                eprintln!("invalid configuration ({} error{})", errors.len(), if errors.len() == 1 { "" } else { "s" });
+                eprintln!(
+                    "invalid configuration ({} error{})",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                );
                 ExitCode::FAILURE
             }
         },
         None => {
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the runtime: {e}");

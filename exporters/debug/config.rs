@@ -28,7 +28,12 @@ pub struct DebugConfig {
 
 impl Default for DebugConfig {
     fn default() -> Self {
-        DebugConfig { verbosity: Verbosity::Basic, sampling_initial: 2, sampling_thereafter: 1, use_internal_logger: true }
+        DebugConfig {
+            verbosity: Verbosity::Basic,
+            sampling_initial: 2,
+            sampling_thereafter: 1,
+            use_internal_logger: true,
+        }
     }
 }
 

@@ -4,15 +4,16 @@
 pub mod config;
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::view::{Dict, any_value_text};
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::exporter_helper::{QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Component, ComponentInfo, Consumer, Context, ExporterFactory};
+use profcol_pipeline::exporter_helper::{
+    QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts,
+};
+use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
 
 pub use config::{DebugConfig, Verbosity};
 
@@ -31,11 +32,25 @@ impl ExporterFactory for DebugFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         DebugConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = DebugConfig::load(section)?;
-        let queue = QueueConfig { enabled: false, ..Default::default() };
-        let retry = RetryConfig { enabled: false, ..Default::default() };
-        Ok(into_parts(QueuedExporter::new(&ctx, DebugSender { cfg, seen: AtomicU64::new(0) }, queue, retry)))
+        let queue = QueueConfig {
+            enabled: false,
+            ..Default::default()
+        };
+        let retry = RetryConfig {
+            enabled: false,
+            ..Default::default()
+        };
+        Ok(into_parts(QueuedExporter::new(
+            &ctx,
+            DebugSender {
+                cfg,
+                seen: AtomicU64::new(0),
+            },
+            queue,
+            retry,
+        )))
     }
 }
 
@@ -45,7 +60,11 @@ pub struct DebugSender {
 }
 
 fn kv_list(attrs: &[profcol_pdata::common::KeyValue]) -> String {
-    attrs.iter().map(|kv| format!("{}={}", kv.key, any_value_text(kv.value.as_ref()))).collect::<Vec<_>>().join(", ")
+    attrs
+        .iter()
+        .map(|kv| format!("{}={}", kv.key, any_value_text(kv.value.as_ref())))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The summary line for a request.
@@ -67,33 +86,71 @@ pub fn render(req: &ExportProfilesServiceRequest, verbosity: Verbosity) -> Strin
     let empty = Default::default();
     let dict = Dict::new(req.dictionary.as_ref().unwrap_or(&empty));
     for (ri, rp) in req.resource_profiles.iter().enumerate() {
-        let attrs = rp.resource.as_ref().map(|r| kv_list(&r.attributes)).unwrap_or_default();
+        let attrs = rp
+            .resource
+            .as_ref()
+            .map(|r| kv_list(&r.attributes))
+            .unwrap_or_default();
         let _ = write!(out, "\nResourceProfiles #{ri} [{attrs}]");
         for (si, sp) in rp.scope_profiles.iter().enumerate() {
-            let (name, version) = sp.scope.as_ref().map(|s| (s.name.as_str(), s.version.as_str())).unwrap_or(("", ""));
+            let (name, version) = sp
+                .scope
+                .as_ref()
+                .map(|s| (s.name.as_str(), s.version.as_str()))
+                .unwrap_or(("", ""));
             let _ = write!(out, "\n  ScopeProfiles #{si} {name} {version}");
             for (pi, p) in sp.profiles.iter().enumerate() {
-                let (ty, unit) = p.sample_type.as_ref().map(|v| (dict.string(v.type_strindex), dict.string(v.unit_strindex))).unwrap_or(("", ""));
-                let _ = write!(out, "\n    Profile #{pi} {ty}/{unit}: {} samples, time {} ns, duration {} ns", p.samples.len(), p.time_unix_nano, p.duration_nano);
+                let (ty, unit) = p
+                    .sample_type
+                    .as_ref()
+                    .map(|v| (dict.string(v.type_strindex), dict.string(v.unit_strindex)))
+                    .unwrap_or(("", ""));
+                let _ = write!(
+                    out,
+                    "\n    Profile #{pi} {ty}/{unit}: {} samples, time {} ns, duration {} ns",
+                    p.samples.len(),
+                    p.time_unix_nano,
+                    p.duration_nano
+                );
                 if let Some(pt) = &p.period_type {
-                    let _ = write!(out, ", period {} {}/{}", p.period, dict.string(pt.type_strindex), dict.string(pt.unit_strindex));
+                    let _ = write!(
+                        out,
+                        ", period {} {}/{}",
+                        p.period,
+                        dict.string(pt.type_strindex),
+                        dict.string(pt.unit_strindex)
+                    );
                 }
                 if !p.profile_id.is_empty() {
                     let _ = write!(out, ", profile_id {}", hex::encode(&p.profile_id));
                 }
                 for (smi, s) in p.samples.iter().enumerate() {
                     let frames = dict.stack_frames(s.stack_index);
-                    let values = if s.values.is_empty() { format!("{} timestamps", s.timestamps_unix_nano.len()) } else { format!("{:?}", s.values) };
+                    let values = if s.values.is_empty() {
+                        format!("{} timestamps", s.timestamps_unix_nano.len())
+                    } else {
+                        format!("{:?}", s.values)
+                    };
                     let attrs: Vec<String> = s
                         .attribute_indices
                         .iter()
                         .filter_map(|&a| dict.attribute(a))
                         .map(|(k, v, _)| format!("{k}={}", any_value_text(v)))
                         .collect();
-                    let link = dict.link(s.link_index).map(|l| format!(" trace_id={} span_id={}", hex::encode(&l.trace_id), hex::encode(&l.span_id))).unwrap_or_default();
+                    let link = dict
+                        .link(s.link_index)
+                        .map(|l| {
+                            format!(
+                                " trace_id={} span_id={}",
+                                hex::encode(&l.trace_id),
+                                hex::encode(&l.span_id)
+                            )
+                        })
+                        .unwrap_or_default();
                     match verbosity {
                         Verbosity::Normal => {
-                            let stack: Vec<String> = frames.iter().rev().map(|f| f.label()).collect();
+                            let stack: Vec<String> =
+                                frames.iter().rev().map(|f| f.label()).collect();
                             let _ = write!(out, "\n      {} {values}", stack.join(";"));
                             if !attrs.is_empty() {
                                 let _ = write!(out, " {{{}}}", attrs.join(", "));
@@ -117,7 +174,13 @@ pub fn render(req: &ExportProfilesServiceRequest, verbosity: Verbosity) -> Strin
                                     let _ = write!(out, " ({}:{})", f.file, f.line);
                                 }
                                 if f.address != 0 {
-                                    let _ = write!(out, " [0x{:x}{}{}]", f.address, if f.mapping.is_empty() { "" } else { " in " }, f.mapping);
+                                    let _ = write!(
+                                        out,
+                                        " [0x{:x}{}{}]",
+                                        f.address,
+                                        if f.mapping.is_empty() { "" } else { " in " },
+                                        f.mapping
+                                    );
                                 }
                                 if f.inlined {
                                     out.push_str(" (inlined)");
@@ -136,7 +199,9 @@ impl Sender for DebugSender {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
             let n = self.seen.fetch_add(1, Ordering::Relaxed);
-            let show = n < self.cfg.sampling_initial || (n - self.cfg.sampling_initial) % self.cfg.sampling_thereafter == 0 || self.cfg.verbosity != Verbosity::Basic;
+            let show = n < self.cfg.sampling_initial
+                || (n - self.cfg.sampling_initial).is_multiple_of(self.cfg.sampling_thereafter)
+                || self.cfg.verbosity != Verbosity::Basic;
             if show {
                 let text = render(&batch.request, self.cfg.verbosity);
                 if self.cfg.use_internal_logger {

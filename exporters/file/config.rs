@@ -34,7 +34,12 @@ pub struct Rotation {
 
 impl Default for Rotation {
     fn default() -> Self {
-        Rotation { max_megabytes: 100, max_days: 0, max_backups: 100, localtime: false }
+        Rotation {
+            max_megabytes: 100,
+            max_days: 0,
+            max_backups: 100,
+            localtime: false,
+        }
     }
 }
 
@@ -59,10 +64,19 @@ impl FileConfig {
             return Err(section.error("path", "must be set"));
         }
         if !matches!(cfg.format.as_str(), "json" | "proto") {
-            return Err(section.error("format", format!("unsupported format {:?} (json or proto)", cfg.format)));
+            return Err(section.error(
+                "format",
+                format!("unsupported format {:?} (json or proto)", cfg.format),
+            ));
         }
         if !matches!(cfg.compression.as_str(), "" | "zstd") {
-            return Err(section.error("compression", format!("unsupported compression {:?} (zstd or empty)", cfg.compression)));
+            return Err(section.error(
+                "compression",
+                format!(
+                    "unsupported compression {:?} (zstd or empty)",
+                    cfg.compression
+                ),
+            ));
         }
         if let Some(r) = &cfg.rotation {
             if cfg.append {
@@ -72,7 +86,11 @@ impl FileConfig {
                 return Err(section.error("rotation.max_megabytes", "must be greater than 0"));
             }
         }
-        if cfg.group_by.as_ref().is_some_and(|g| g.get("enabled").and_then(|e| e.as_bool()).unwrap_or(false)) {
+        if cfg
+            .group_by
+            .as_ref()
+            .is_some_and(|g| g.get("enabled").and_then(|e| e.as_bool()).unwrap_or(false))
+        {
             return Err(section.error("group_by", "group_by is not supported yet"));
         }
         Ok(cfg)

@@ -5,15 +5,17 @@ pub mod config;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
-use prost::Message;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::exporter_helper::{QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Component, ComponentInfo, Consumer, Context, ExporterFactory};
+use profcol_pipeline::exporter_helper::{
+    QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts,
+};
+use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use prost::Message;
 
 pub use config::{FileConfig, Rotation};
 
@@ -32,11 +34,20 @@ impl ExporterFactory for FileFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         FileConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = FileConfig::load(section)?;
-        let sender = FileSender::open(cfg).map_err(|message| BuildError::Other { id: ctx.id.to_string(), message })?;
-        let queue = QueueConfig { enabled: false, ..Default::default() };
-        let retry = RetryConfig { enabled: false, ..Default::default() };
+        let sender = FileSender::open(cfg).map_err(|message| BuildError::Other {
+            id: ctx.id.to_string(),
+            message,
+        })?;
+        let queue = QueueConfig {
+            enabled: false,
+            ..Default::default()
+        };
+        let retry = RetryConfig {
+            enabled: false,
+            ..Default::default()
+        };
         Ok(into_parts(QueuedExporter::new(&ctx, sender, queue, retry)))
     }
 }
@@ -69,12 +80,25 @@ pub fn backup_stamp(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}-{:02}-{:02}.{:03}", rem / 3600, rem % 3600 / 60, rem % 60, d.subsec_millis())
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}-{:02}-{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
 }
 
 fn backup_name(path: &Path, t: SystemTime) -> PathBuf {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("profiles");
-    let ext = path.extension().and_then(|s| s.to_str()).map(|e| format!(".{e}")).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("profiles");
+    let ext = path
+        .extension()
+        .and_then(|s| s.to_str())
+        .map(|e| format!(".{e}"))
+        .unwrap_or_default();
     path.with_file_name(format!("{stem}-{}{ext}", backup_stamp(t)))
 }
 
@@ -82,9 +106,14 @@ impl FileSender {
     pub fn open(cfg: FileConfig) -> Result<FileSender, String> {
         let path = PathBuf::from(&cfg.path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
         }
-        let s = FileSender { out: Mutex::new(None), path, cfg };
+        let s = FileSender {
+            out: Mutex::new(None),
+            path,
+            cfg,
+        };
         let out = s.open_file(s.cfg.append)?;
         if let Ok(mut o) = s.out.lock() {
             *o = Some(out);
@@ -101,7 +130,10 @@ impl FileSender {
             .open(&self.path)
             .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(Output { writer: BufWriter::new(f), size })
+        Ok(Output {
+            writer: BufWriter::new(f),
+            size,
+        })
     }
 
     /// Encodes one record.
@@ -114,13 +146,18 @@ impl FileSender {
                 None => batch.request.encode_to_vec(),
             }
         };
-        let body = if self.cfg.compression == "zstd" { zstd::encode_all(&body[..], 3).map_err(|e| e.to_string())? } else { body };
+        let body = if self.cfg.compression == "zstd" {
+            zstd::encode_all(&body[..], 3).map_err(|e| e.to_string())?
+        } else {
+            body
+        };
         let mut rec = Vec::with_capacity(body.len() + 5);
         if self.cfg.format == "json" && self.cfg.compression.is_empty() {
             rec.extend_from_slice(&body);
             rec.push(b'\n');
         } else {
-            let len = u32::try_from(body.len()).map_err(|_| "record larger than 4 GiB".to_owned())?;
+            let len =
+                u32::try_from(body.len()).map_err(|_| "record larger than 4 GiB".to_owned())?;
             rec.extend_from_slice(&len.to_be_bytes());
             rec.extend_from_slice(&body);
         }
@@ -132,7 +169,8 @@ impl FileSender {
             let _ = o.writer.flush();
         }
         let backup = backup_name(&self.path, SystemTime::now());
-        std::fs::rename(&self.path, &backup).map_err(|e| format!("rotating {}: {e}", self.path.display()))?;
+        std::fs::rename(&self.path, &backup)
+            .map_err(|e| format!("rotating {}: {e}", self.path.display()))?;
         *out = Some(self.open_file(false)?);
         if let Some(r) = &self.cfg.rotation {
             self.prune(r);
@@ -142,13 +180,32 @@ impl FileSender {
 
     /// Removes the oldest backups beyond `max_backups` and those older than `max_days`.
     fn prune(&self, r: &Rotation) {
-        let Some(dir) = self.path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d }) else { return };
-        let stem = self.path.file_stem().and_then(|s| s.to_str()).unwrap_or("profiles");
+        let Some(dir) = self.path.parent().map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        }) else {
+            return;
+        };
+        let stem = self
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("profiles");
         let prefix = format!("{stem}-");
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
         let mut backups: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p != &self.path && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix)))
+            .filter(|p| {
+                p != &self.path
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(&prefix))
+            })
             .collect();
         backups.sort();
         let now = SystemTime::now();
@@ -160,7 +217,11 @@ impl FileSender {
                     .and_then(|m| now.duration_since(m).ok())
                     .is_some_and(|age| age.as_secs() > r.max_days * 86400)
         };
-        let excess = if r.max_backups > 0 { backups.len().saturating_sub(r.max_backups as usize) } else { 0 };
+        let excess = if r.max_backups > 0 {
+            backups.len().saturating_sub(r.max_backups as usize)
+        } else {
+            0
+        };
         for (i, b) in backups.iter().enumerate() {
             if i < excess || old(b) {
                 let _ = std::fs::remove_file(b);
@@ -170,7 +231,10 @@ impl FileSender {
 
     fn write(&self, batch: &Batch) -> Result<(), String> {
         let rec = self.record(batch)?;
-        let mut guard = self.out.lock().map_err(|_| "file writer poisoned".to_owned())?;
+        let mut guard = self
+            .out
+            .lock()
+            .map_err(|_| "file writer poisoned".to_owned())?;
         if let Some(r) = &self.cfg.rotation {
             let limit = r.max_megabytes.saturating_mul(1 << 20);
             let size = guard.as_ref().map_or(0, |o| o.size);
@@ -185,8 +249,12 @@ impl FileSender {
                 guard.as_mut().ok_or("file not open")?
             }
         };
-        out.writer.write_all(&rec).map_err(|e| format!("writing {}: {e}", self.path.display()))?;
-        out.writer.flush().map_err(|e| format!("writing {}: {e}", self.path.display()))?;
+        out.writer
+            .write_all(&rec)
+            .map_err(|e| format!("writing {}: {e}", self.path.display()))?;
+        out.writer
+            .flush()
+            .map_err(|e| format!("writing {}: {e}", self.path.display()))?;
         out.size += rec.len() as u64;
         Ok(())
     }
@@ -199,11 +267,11 @@ impl Sender for FileSender {
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if let Ok(mut g) = self.out.lock() {
-                if let Some(o) = g.as_mut() {
-                    let _ = o.writer.flush();
-                    let _ = o.writer.get_ref().sync_all();
-                }
+            if let Ok(mut g) = self.out.lock()
+                && let Some(o) = g.as_mut()
+            {
+                let _ = o.writer.flush();
+                let _ = o.writer.get_ref().sync_all();
             }
         })
     }
@@ -217,6 +285,9 @@ mod tests {
     fn stamps() {
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(784111777_123);
         assert_eq!(backup_stamp(t), "1994-11-06T08-49-37.123");
-        assert_eq!(backup_name(Path::new("/x/p.json"), t), PathBuf::from("/x/p-1994-11-06T08-49-37.123.json"));
+        assert_eq!(
+            backup_name(Path::new("/x/p.json"), t),
+            PathBuf::from("/x/p-1994-11-06T08-49-37.123.json")
+        );
     }
 }

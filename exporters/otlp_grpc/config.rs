@@ -72,17 +72,35 @@ impl OtlpGrpcConfig {
         }
         cfg.target().map_err(|e| section.error("endpoint", e))?;
         match Compression::parse(&cfg.compression) {
-            Some(Compression::None | Compression::Gzip | Compression::Zstd | Compression::Deflate) => {}
-            _ => return Err(section.error("compression", format!("unsupported compression {:?} (gzip, zstd, deflate, none)", cfg.compression))),
+            Some(
+                Compression::None | Compression::Gzip | Compression::Zstd | Compression::Deflate,
+            ) => {}
+            _ => {
+                return Err(section.error(
+                    "compression",
+                    format!(
+                        "unsupported compression {:?} (gzip, zstd, deflate, none)",
+                        cfg.compression
+                    ),
+                ));
+            }
         }
         check_headers(section, &cfg.headers)?;
         cfg.tls.check().map_err(|(p, m)| section.error(p, m))?;
         if cfg.tls.insecure_skip_verify {
-            return Err(section.error("tls.insecure_skip_verify", "not supported by the gRPC exporter; give ca_file instead"));
+            return Err(section.error(
+                "tls.insecure_skip_verify",
+                "not supported by the gRPC exporter; give ca_file instead",
+            ));
         }
-        cfg.sending_queue.check().map_err(|(p, m)| section.error(p, m))?;
+        cfg.sending_queue
+            .check()
+            .map_err(|(p, m)| section.error(p, m))?;
         if cfg.auth.is_some() {
-            return Err(section.error("auth", "authenticator extensions are not supported yet; use headers"));
+            return Err(section.error(
+                "auth",
+                "authenticator extensions are not supported yet; use headers",
+            ));
         }
         Ok(cfg)
     }
@@ -112,6 +130,9 @@ impl OtlpGrpcConfig {
             Some(t) => t && !self.tls.insecure,
             None => !self.tls.insecure,
         };
-        Ok(Target { authority: authority.to_owned(), tls })
+        Ok(Target {
+            authority: authority.to_owned(),
+            tls,
+        })
     }
 }

@@ -5,16 +5,14 @@
 
 pub mod config;
 
-use std::sync::Arc;
-
 use bytes::{Buf, BufMut, Bytes};
-use prost::Message;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Component, ComponentInfo, Consumer, Context, ExporterFactory};
+use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
@@ -23,7 +21,8 @@ pub use config::OtlpGrpcConfig;
 
 use crate::client_config::Compression;
 
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
+const EXPORT_PATH: &str =
+    "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
 
 pub struct OtlpGrpcFactory;
 
@@ -40,10 +39,18 @@ impl ExporterFactory for OtlpGrpcFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         OtlpGrpcConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpGrpcConfig::load(section)?;
-        let sender = GrpcSender::new(&cfg).map_err(|message| BuildError::Other { id: ctx.id.to_string(), message })?;
-        let q = QueuedExporter::new(&ctx, sender, cfg.sending_queue.clone(), cfg.retry_on_failure.clone());
+        let sender = GrpcSender::new(&cfg).map_err(|message| BuildError::Other {
+            id: ctx.id.to_string(),
+            message,
+        })?;
+        let q = QueuedExporter::new(
+            &ctx,
+            sender,
+            cfg.sending_queue.clone(),
+            cfg.retry_on_failure.clone(),
+        );
         Ok(into_parts(q))
     }
 }
@@ -81,7 +88,9 @@ impl Decoder for ResponseDecoder {
     type Error = Status;
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
         let n = src.remaining();
-        ExportProfilesServiceResponse::decode(src.copy_to_bytes(n)).map(Some).map_err(|e| Status::internal(format!("decoding response: {e}")))
+        ExportProfilesServiceResponse::decode(src.copy_to_bytes(n))
+            .map(Some)
+            .map_err(|e| Status::internal(format!("decoding response: {e}")))
     }
 }
 
@@ -97,10 +106,16 @@ impl GrpcSender {
     pub fn new(cfg: &OtlpGrpcConfig) -> Result<GrpcSender, String> {
         let target = cfg.target()?;
         let scheme = if target.tls { "https" } else { "http" };
-        let mut ep = Endpoint::from_shared(format!("{scheme}://{}", target.authority)).map_err(|e| format!("invalid endpoint: {e}"))?;
+        let mut ep = Endpoint::from_shared(format!("{scheme}://{}", target.authority))
+            .map_err(|e| format!("invalid endpoint: {e}"))?;
         ep = ep.connect_timeout(cfg.timeout).tcp_nodelay(true);
-        let ua = cfg.user_agent.clone().unwrap_or_else(|| format!("profcol/{}", env!("CARGO_PKG_VERSION")));
-        ep = ep.user_agent(ua).map_err(|e| format!("invalid user_agent: {e}"))?;
+        let ua = cfg
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| format!("profcol/{}", env!("CARGO_PKG_VERSION")));
+        ep = ep
+            .user_agent(ua)
+            .map_err(|e| format!("invalid user_agent: {e}"))?;
         if target.tls {
             let mut tls = ClientTlsConfig::new();
             match cfg.tls.ca()? {
@@ -115,15 +130,28 @@ impl GrpcSender {
             if let Some((c, k)) = cfg.tls.identity()? {
                 tls = tls.identity(Identity::from_pem(c, k));
             }
-            let host = target.authority.rsplit_once(':').map(|(h, _)| h).unwrap_or(&target.authority);
-            let name = cfg.tls.server_name_override.clone().unwrap_or_else(|| host.trim_matches(['[', ']']).to_owned());
+            let host = target
+                .authority
+                .rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(&target.authority);
+            let name = cfg
+                .tls
+                .server_name_override
+                .clone()
+                .unwrap_or_else(|| host.trim_matches(['[', ']']).to_owned());
             tls = tls.domain_name(name);
-            ep = ep.tls_config(tls).map_err(|e| format!("invalid tls settings: {e}"))?;
+            ep = ep
+                .tls_config(tls)
+                .map_err(|e| format!("invalid tls settings: {e}"))?;
         }
         let mut headers = tonic::metadata::MetadataMap::new();
         for (k, v) in &cfg.headers {
-            let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes()).map_err(|e| format!("invalid header {k}: {e}"))?;
-            let val = v.parse().map_err(|e| format!("invalid header value for {k}: {e}"))?;
+            let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|e| format!("invalid header {k}: {e}"))?;
+            let val = v
+                .parse()
+                .map_err(|e| format!("invalid header value for {k}: {e}"))?;
             headers.insert(key, val);
         }
         let compression = match Compression::parse(&cfg.compression) {
@@ -132,19 +160,34 @@ impl GrpcSender {
             Some(Compression::Deflate) => Some(CompressionEncoding::Deflate),
             _ => None,
         };
-        Ok(GrpcSender { channel: ep.connect_lazy(), headers, compression, timeout: cfg.timeout, endpoint: cfg.endpoint.clone() })
+        Ok(GrpcSender {
+            channel: ep.connect_lazy(),
+            headers,
+            compression,
+            timeout: cfg.timeout,
+            endpoint: cfg.endpoint.clone(),
+        })
     }
 }
 
 /// Retryable codes per the OTLP spec.
 fn classify(status: &Status) -> SendError {
     let retryable = match status.code() {
-        Code::Cancelled | Code::DeadlineExceeded | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => true,
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => true,
         // Retryable only when the server says when (RetryInfo in the details).
         Code::ResourceExhausted => !status.details().is_empty(),
         _ => false,
     };
-    SendError { message: format!("{:?}: {}", status.code(), status.message()), retryable, retry_after: None }
+    SendError {
+        message: format!("{:?}: {}", status.code(), status.message()),
+        retryable,
+        retry_after: None,
+    }
 }
 
 impl Sender for GrpcSender {
@@ -154,20 +197,27 @@ impl Sender for GrpcSender {
                 Some(b) => b.clone(),
                 None => Bytes::from(batch.request.encode_to_vec()),
             };
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone()).accept_compressed(CompressionEncoding::Gzip).max_decoding_message_size(4 << 20);
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(4 << 20);
             if let Some(c) = self.compression {
                 grpc = grpc.send_compressed(c);
             }
-            grpc.ready().await.map_err(|e| SendError::retryable(format!("connecting to {}: {e}", self.endpoint)))?;
+            grpc.ready().await.map_err(|e| {
+                SendError::retryable(format!("connecting to {}: {e}", self.endpoint))
+            })?;
             let mut req = tonic::Request::new(body);
             *req.metadata_mut() = self.headers.clone();
             req.set_timeout(self.timeout);
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
-            let resp = grpc.unary(req, path, PassthroughCodec).await.map_err(|s| classify(&s))?;
-            if let Some(p) = &resp.get_ref().partial_success {
-                if p.rejected_profiles > 0 || !p.error_message.is_empty() {
-                    tracing::warn!(endpoint = %self.endpoint, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");
-                }
+            let resp = grpc
+                .unary(req, path, PassthroughCodec)
+                .await
+                .map_err(|s| classify(&s))?;
+            if let Some(p) = &resp.get_ref().partial_success
+                && (p.rejected_profiles > 0 || !p.error_message.is_empty())
+            {
+                tracing::warn!(endpoint = %self.endpoint, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");
             }
             Ok(())
         })

@@ -86,21 +86,47 @@ impl Default for OtlpHttpConfig {
 impl OtlpHttpConfig {
     pub fn load(section: &Section) -> Result<OtlpHttpConfig, ConfigError> {
         let cfg: OtlpHttpConfig = section.decode()?;
-        let url = cfg.profiles_url().map_err(|e| section.error(if cfg.profiles_endpoint.is_some() { "profiles_endpoint" } else { "endpoint" }, e))?;
+        let url = cfg.profiles_url().map_err(|e| {
+            section.error(
+                if cfg.profiles_endpoint.is_some() {
+                    "profiles_endpoint"
+                } else {
+                    "endpoint"
+                },
+                e,
+            )
+        })?;
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(section.error("endpoint", format!("{url:?} must start with http:// or https://")));
+            return Err(section.error(
+                "endpoint",
+                format!("{url:?} must start with http:// or https://"),
+            ));
         }
         if Compression::parse(&cfg.compression).is_none() {
-            return Err(section.error("compression", format!("unsupported compression {:?} (gzip, zstd, zlib, deflate, none)", cfg.compression)));
+            return Err(section.error(
+                "compression",
+                format!(
+                    "unsupported compression {:?} (gzip, zstd, zlib, deflate, none)",
+                    cfg.compression
+                ),
+            ));
         }
         if !matches!(cfg.encoding.as_str(), "proto" | "json") {
-            return Err(section.error("encoding", format!("unsupported encoding {:?} (proto or json)", cfg.encoding)));
+            return Err(section.error(
+                "encoding",
+                format!("unsupported encoding {:?} (proto or json)", cfg.encoding),
+            ));
         }
         check_headers(section, &cfg.headers)?;
         cfg.tls.check().map_err(|(p, m)| section.error(p, m))?;
-        cfg.sending_queue.check().map_err(|(p, m)| section.error(p, m))?;
+        cfg.sending_queue
+            .check()
+            .map_err(|(p, m)| section.error(p, m))?;
         if cfg.auth.is_some() {
-            return Err(section.error("auth", "authenticator extensions are not supported yet; use headers"));
+            return Err(section.error(
+                "auth",
+                "authenticator extensions are not supported yet; use headers",
+            ));
         }
         Ok(cfg)
     }
@@ -114,6 +140,10 @@ impl OtlpHttpConfig {
         if base.is_empty() {
             return Err("endpoint (or profiles_endpoint) must be set".into());
         }
-        Ok(if base.ends_with('/') { format!("{base}{PROFILES_PATH}") } else { format!("{base}/{PROFILES_PATH}") })
+        Ok(if base.ends_with('/') {
+            format!("{base}{PROFILES_PATH}")
+        } else {
+            format!("{base}/{PROFILES_PATH}")
+        })
     }
 }

@@ -2,16 +2,15 @@
 
 pub mod config;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use prost::Message;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Component, ComponentInfo, Consumer, Context, ExporterFactory};
+use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use prost::Message;
 
 pub use config::OtlpHttpConfig;
 
@@ -32,10 +31,18 @@ impl ExporterFactory for OtlpHttpFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         OtlpHttpConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpHttpConfig::load(section)?;
-        let sender = HttpSender::new(&cfg).map_err(|message| BuildError::Other { id: ctx.id.to_string(), message })?;
-        Ok(into_parts(QueuedExporter::new(&ctx, sender, cfg.sending_queue.clone(), cfg.retry_on_failure.clone())))
+        let sender = HttpSender::new(&cfg).map_err(|message| BuildError::Other {
+            id: ctx.id.to_string(),
+            message,
+        })?;
+        Ok(into_parts(QueuedExporter::new(
+            &ctx,
+            sender,
+            cfg.sending_queue.clone(),
+            cfg.retry_on_failure.clone(),
+        )))
     }
 }
 
@@ -64,7 +71,8 @@ impl HttpSender {
             .user_agent(format!("profcol/{}", env!("CARGO_PKG_VERSION")))
             .use_rustls_tls();
         if let Some(ca) = cfg.tls.ca()? {
-            let certs = reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("invalid ca: {e}"))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&ca)
+                .map_err(|e| format!("invalid ca: {e}"))?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
@@ -76,7 +84,10 @@ impl HttpSender {
             let mut pem = cert;
             pem.extend_from_slice(b"\n");
             pem.extend_from_slice(&key);
-            b = b.identity(reqwest::Identity::from_pem(&pem).map_err(|e| format!("invalid client certificate: {e}"))?);
+            b = b.identity(
+                reqwest::Identity::from_pem(&pem)
+                    .map_err(|e| format!("invalid client certificate: {e}"))?,
+            );
         }
         if cfg.tls.insecure_skip_verify {
             b = b.danger_accept_invalid_certs(true);
@@ -84,11 +95,15 @@ impl HttpSender {
         if cfg.tls.min_version.as_deref() == Some("1.3") {
             b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
         }
-        let client = b.build().map_err(|e| format!("building HTTP client: {e}"))?;
+        let client = b
+            .build()
+            .map_err(|e| format!("building HTTP client: {e}"))?;
         let mut headers = reqwest::header::HeaderMap::new();
         for (k, v) in &cfg.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("invalid header {k}: {e}"))?;
-            let value = reqwest::header::HeaderValue::from_str(v).map_err(|e| format!("invalid header value for {k}: {e}"))?;
+            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|e| format!("invalid header {k}: {e}"))?;
+            let value = reqwest::header::HeaderValue::from_str(v)
+                .map_err(|e| format!("invalid header value for {k}: {e}"))?;
             headers.insert(name, value);
         }
         Ok(HttpSender {
@@ -108,7 +123,10 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate(v)?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or_default())
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
@@ -118,14 +136,23 @@ fn httpdate(s: &str) -> Option<std::time::SystemTime> {
         return None;
     }
     let day: u64 = parts[1].parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| *m == parts[2])? as u64 + 1;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])? as u64
+        + 1;
     let year: u64 = parts[3].parse().ok()?;
     let hms: Vec<u64> = parts[4].split(':').filter_map(|x| x.parse().ok()).collect();
     if hms.len() != 3 || year < 1970 {
         return None;
     }
     // Days from civil date (proleptic Gregorian), Howard Hinnant's algorithm.
-    let (y, m) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * m + 2) / 5 + day - 1;
@@ -146,16 +173,35 @@ impl Sender for HttpSender {
                     None => batch.request.encode_to_vec(),
                 }
             };
-            let body = self.compression.compress(&raw).map_err(|e| SendError::permanent(format!("compressing: {e}")))?;
-            let ct = if self.json { "application/json" } else { "application/x-protobuf" };
-            let mut req = self.client.post(&self.url).headers(self.headers.clone()).header(reqwest::header::CONTENT_TYPE, ct).body(body);
+            let body = self
+                .compression
+                .compress(&raw)
+                .map_err(|e| SendError::permanent(format!("compressing: {e}")))?;
+            let ct = if self.json {
+                "application/json"
+            } else {
+                "application/x-protobuf"
+            };
+            let mut req = self
+                .client
+                .post(&self.url)
+                .headers(self.headers.clone())
+                .header(reqwest::header::CONTENT_TYPE, ct)
+                .body(body);
             if let Some(enc) = self.compression.header() {
                 req = req.header(reqwest::header::CONTENT_ENCODING, enc);
             }
-            let resp = req.send().await.map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
             let status = resp.status();
             let ra = retry_after(resp.headers());
-            let is_json = resp.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+            let is_json = resp
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
             let bytes = resp.bytes().await.unwrap_or_default();
             if status.is_success() {
                 let decoded = if is_json {
@@ -163,15 +209,17 @@ impl Sender for HttpSender {
                 } else {
                     ExportProfilesServiceResponse::decode(bytes.as_ref()).ok()
                 };
-                if let Some(p) = decoded.and_then(|r| r.partial_success) {
-                    if p.rejected_profiles > 0 || !p.error_message.is_empty() {
-                        tracing::warn!(url = %self.url, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");
-                    }
+                if let Some(p) = decoded.and_then(|r| r.partial_success)
+                    && (p.rejected_profiles > 0 || !p.error_message.is_empty())
+                {
+                    tracing::warn!(url = %self.url, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");
                 }
                 return Ok(());
             }
             let message = if is_json {
-                profcol_pdata::json::decode_status(&bytes).map(|(_, m)| m).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
+                profcol_pdata::json::decode_status(&bytes)
+                    .map(|(_, m)| m)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
             } else {
                 match RpcStatus::decode(bytes.as_ref()) {
                     Ok(s) if !s.message.is_empty() => s.message,
@@ -179,7 +227,11 @@ impl Sender for HttpSender {
                 }
             };
             let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-            Err(SendError { message: format!("HTTP {status} from {}: {message}", self.url), retryable, retry_after: ra })
+            Err(SendError {
+                message: format!("HTTP {status} from {}: {message}", self.url),
+                retryable,
+                retry_after: ra,
+            })
         })
     }
 }
@@ -191,7 +243,10 @@ mod tests {
     #[test]
     fn http_dates() {
         let t = httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(), 784111777);
+        assert_eq!(
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+            784111777
+        );
         assert!(httpdate("yesterday").is_none());
     }
 }

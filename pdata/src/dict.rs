@@ -88,7 +88,12 @@ impl DictionaryBuilder {
 
     /// Interns a function whose string indices already belong to this builder.
     pub fn function(&mut self, f: Function) -> i32 {
-        let key = (f.name_strindex, f.system_name_strindex, f.filename_strindex, f.start_line);
+        let key = (
+            f.name_strindex,
+            f.system_name_strindex,
+            f.filename_strindex,
+            f.start_line,
+        );
         let next = idx(self.dict.function_table.len());
         let i = *self.functions.entry(key).or_insert(next);
         if i == next {
@@ -98,7 +103,13 @@ impl DictionaryBuilder {
     }
 
     pub fn mapping(&mut self, m: Mapping) -> i32 {
-        let key = (m.memory_start, m.memory_limit, m.file_offset, m.filename_strindex, m.attribute_indices.clone());
+        let key = (
+            m.memory_start,
+            m.memory_limit,
+            m.file_offset,
+            m.filename_strindex,
+            m.attribute_indices.clone(),
+        );
         let next = idx(self.dict.mapping_table.len());
         let i = *self.mappings.entry(key).or_insert(next);
         if i == next {
@@ -111,7 +122,10 @@ impl DictionaryBuilder {
         let key = (
             l.mapping_index,
             l.address,
-            l.lines.iter().map(|x| (x.function_index, x.line, x.column)).collect(),
+            l.lines
+                .iter()
+                .map(|x| (x.function_index, x.line, x.column))
+                .collect(),
             l.attribute_indices.clone(),
         );
         let next = idx(self.dict.location_table.len());
@@ -142,7 +156,10 @@ impl DictionaryBuilder {
         }
         let i = idx(self.dict.link_table.len());
         self.links.insert(key, i);
-        self.dict.link_table.push(Link { trace_id: trace_id.to_vec(), span_id: span_id.to_vec() });
+        self.dict.link_table.push(Link {
+            trace_id: trace_id.to_vec(),
+            span_id: span_id.to_vec(),
+        });
         i
     }
 
@@ -151,18 +168,31 @@ impl DictionaryBuilder {
     pub fn attribute(&mut self, key: &str, value: Option<AnyValue>, unit: &str) -> i32 {
         let k = self.string(key);
         let u = self.string(unit);
-        let enc = value.as_ref().map(|v| v.encode_to_vec()).unwrap_or_default();
+        let enc = value
+            .as_ref()
+            .map(|v| v.encode_to_vec())
+            .unwrap_or_default();
         let next = idx(self.dict.attribute_table.len());
         let i = *self.attributes.entry((k, enc, u)).or_insert(next);
         if i == next {
-            self.dict.attribute_table.push(KeyValueAndUnit { key_strindex: k, value, unit_strindex: u });
+            self.dict.attribute_table.push(KeyValueAndUnit {
+                key_strindex: k,
+                value,
+                unit_strindex: u,
+            });
         }
         i
     }
 
     /// Interns a string-valued attribute.
     pub fn attribute_str(&mut self, key: &str, value: &str) -> i32 {
-        self.attribute(key, Some(AnyValue { value: Some(any_value::Value::StringValue(value.to_owned())) }), "")
+        self.attribute(
+            key,
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.to_owned())),
+            }),
+            "",
+        )
     }
 
     pub fn dictionary(&self) -> &ProfilesDictionary {
@@ -256,12 +286,19 @@ impl<'a> Remapper<'a> {
             return Self::slot(&self.attributes, i).unwrap_or(0);
         }
         let a = &self.src.attribute_table[i as usize];
-        let key = self.src.string_table.get(a.key_strindex as usize).map(String::as_str).unwrap_or("");
-        let unit = self.src.string_table.get(a.unit_strindex as usize).map(String::as_str).unwrap_or("");
-        let value = a.value.clone().map(|mut v| {
-
-            v
-        });
+        let key = self
+            .src
+            .string_table
+            .get(a.key_strindex as usize)
+            .map(String::as_str)
+            .unwrap_or("");
+        let unit = self
+            .src
+            .string_table
+            .get(a.unit_strindex as usize)
+            .map(String::as_str)
+            .unwrap_or("");
+        let value = a.value.clone().map(|mut v| v);
         let n = b.attribute(key, value, unit);
         self.attributes[i as usize] = n;
         n
@@ -293,10 +330,19 @@ impl<'a> Remapper<'a> {
         let lines = l
             .lines
             .iter()
-            .map(|x| Line { function_index: self.function(b, x.function_index), line: x.line, column: x.column })
+            .map(|x| Line {
+                function_index: self.function(b, x.function_index),
+                line: x.line,
+                column: x.column,
+            })
             .collect();
         let attribute_indices = self.attribute_list(b, &l.attribute_indices);
-        let n = b.location(Location { mapping_index, address: l.address, lines, attribute_indices });
+        let n = b.location(Location {
+            mapping_index,
+            address: l.address,
+            lines,
+            attribute_indices,
+        });
         self.locations[i as usize] = n;
         n
     }
@@ -325,7 +371,11 @@ impl<'a> Remapper<'a> {
         n
     }
 
-    pub fn value_type(&mut self, b: &mut DictionaryBuilder, vt: &Option<ValueType>) -> Option<ValueType> {
+    pub fn value_type(
+        &mut self,
+        b: &mut DictionaryBuilder,
+        vt: &Option<ValueType>,
+    ) -> Option<ValueType> {
         vt.as_ref().map(|v| ValueType {
             type_strindex: self.string(b, v.type_strindex),
             unit_strindex: self.string(b, v.unit_strindex),
@@ -343,7 +393,12 @@ impl<'a> Remapper<'a> {
     }
 
     /// A copy of `p` with the given samples, remapped into `b`.
-    pub fn profile(&mut self, b: &mut DictionaryBuilder, p: &Profile, samples: &[Sample]) -> Profile {
+    pub fn profile(
+        &mut self,
+        b: &mut DictionaryBuilder,
+        p: &Profile,
+        samples: &[Sample],
+    ) -> Profile {
         Profile {
             sample_type: self.value_type(b, &p.sample_type),
             samples: samples.iter().map(|s| self.sample(b, s)).collect(),
@@ -367,11 +422,17 @@ pub fn resolve_value_refs(v: &mut AnyValue, strings: &[String]) {
             let s = strings.get(*i as usize).cloned().unwrap_or_default();
             v.value = Some(any_value::Value::StringValue(s));
         }
-        Some(any_value::Value::ArrayValue(a)) => a.values.iter_mut().for_each(|x| resolve_value_refs(x, strings)),
+        Some(any_value::Value::ArrayValue(a)) => a
+            .values
+            .iter_mut()
+            .for_each(|x| resolve_value_refs(x, strings)),
         Some(any_value::Value::KvlistValue(l)) => {
             for kv in &mut l.values {
                 if kv.key_strindex > 0 {
-                    kv.key = strings.get(kv.key_strindex as usize).cloned().unwrap_or_default();
+                    kv.key = strings
+                        .get(kv.key_strindex as usize)
+                        .cloned()
+                        .unwrap_or_default();
                     kv.key_strindex = 0;
                 }
                 if let Some(x) = &mut kv.value {
@@ -396,7 +457,10 @@ pub struct RequestBuilder {
 }
 
 fn resource_key(r: &Option<Resource>, schema: &str) -> (Vec<u8>, String) {
-    (r.as_ref().map(|r| r.encode_to_vec()).unwrap_or_default(), schema.to_owned())
+    (
+        r.as_ref().map(|r| r.encode_to_vec()).unwrap_or_default(),
+        schema.to_owned(),
+    )
 }
 
 fn scope_key(s: &Option<InstrumentationScope>) -> Vec<u8> {
@@ -442,7 +506,11 @@ impl RequestBuilder {
         let si = match self.scope_index.get(&skey) {
             Some(&i) => i,
             None => {
-                scopes.push(ScopeProfiles { scope: sp.scope.clone(), profiles: Vec::new(), schema_url: sp.schema_url.clone() });
+                scopes.push(ScopeProfiles {
+                    scope: sp.scope.clone(),
+                    profiles: Vec::new(),
+                    schema_url: sp.schema_url.clone(),
+                });
                 let i = scopes.len() - 1;
                 self.scope_index.insert(skey, i);
                 i
@@ -452,7 +520,14 @@ impl RequestBuilder {
     }
 
     /// Appends a profile (or a slice of its samples) from a validated source request.
-    pub fn push_profile(&mut self, remap: &mut Remapper<'_>, rp: &ResourceProfiles, sp: &ScopeProfiles, p: &Profile, samples: &[Sample]) {
+    pub fn push_profile(
+        &mut self,
+        remap: &mut Remapper<'_>,
+        rp: &ResourceProfiles,
+        sp: &ScopeProfiles,
+        p: &Profile,
+        samples: &[Sample],
+    ) {
         let np = remap.profile(&mut self.dict, p, samples);
         self.samples += np.samples.len();
         self.scope_slot(rp, sp).profiles.push(np);
@@ -476,11 +551,17 @@ impl RequestBuilder {
     }
 
     pub fn finish(self) -> ExportProfilesServiceRequest {
-        ExportProfilesServiceRequest { resource_profiles: self.resources, dictionary: Some(self.dict.finish()) }
+        ExportProfilesServiceRequest {
+            resource_profiles: self.resources,
+            dictionary: Some(self.dict.finish()),
+        }
     }
 }
 
 /// Resolved key of a resource attribute list entry (inline key; references already resolved).
 pub fn key_value<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
 }

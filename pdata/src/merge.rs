@@ -6,7 +6,10 @@ use crate::proto::ProfilesDictionary;
 
 /// Merges two validated requests. Resources and scopes that are equal are combined; the result's
 /// dictionary holds each distinct entry once and nothing unused. O(size of a + size of b).
-pub fn merge(a: &ExportProfilesServiceRequest, b: &ExportProfilesServiceRequest) -> ExportProfilesServiceRequest {
+pub fn merge(
+    a: &ExportProfilesServiceRequest,
+    b: &ExportProfilesServiceRequest,
+) -> ExportProfilesServiceRequest {
     let mut builder = RequestBuilder::new();
     builder.push_request(a);
     builder.push_request(b);
@@ -16,7 +19,10 @@ pub fn merge(a: &ExportProfilesServiceRequest, b: &ExportProfilesServiceRequest)
 /// Splits a validated request into parts of at most `max_samples` samples each (a Profile with more
 /// samples is cut into several Profiles with the same metadata). Each part has its own dictionary
 /// holding only what it uses. `max_samples == 0` means no limit. O(size of the request).
-pub fn split(req: &ExportProfilesServiceRequest, max_samples: usize) -> Vec<ExportProfilesServiceRequest> {
+pub fn split(
+    req: &ExportProfilesServiceRequest,
+    max_samples: usize,
+) -> Vec<ExportProfilesServiceRequest> {
     if max_samples == 0 || crate::sample_count(req) <= max_samples {
         let mut b = RequestBuilder::new();
         b.push_request(req);

@@ -76,7 +76,12 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ValidationError {
     }
 }
 
-fn check_index(idx: i32, len: usize, table: &str, path: impl FnOnce() -> String) -> Result<(), ValidationError> {
+fn check_index(
+    idx: i32,
+    len: usize,
+    table: &str,
+    path: impl FnOnce() -> String,
+) -> Result<(), ValidationError> {
     if idx < 0 || idx as usize >= len {
         return Err(err(
             path(),
@@ -149,10 +154,16 @@ fn check_attribute_list(
     Ok(None)
 }
 
-fn check_any_value(v: &AnyValue, strings: usize, path: &dyn Fn() -> String) -> Result<(), ValidationError> {
+fn check_any_value(
+    v: &AnyValue,
+    strings: usize,
+    path: &dyn Fn() -> String,
+) -> Result<(), ValidationError> {
     match &v.value {
         Some(any_value::Value::StringValueStrindex(i)) => {
-            check_index(*i, strings, "string_table", || format!("{}.string_value_strindex", path()))
+            check_index(*i, strings, "string_table", || {
+                format!("{}.string_value_strindex", path())
+            })
         }
         Some(any_value::Value::ArrayValue(arr)) => {
             for (i, item) in arr.values.iter().enumerate() {
@@ -163,7 +174,9 @@ fn check_any_value(v: &AnyValue, strings: usize, path: &dyn Fn() -> String) -> R
         Some(any_value::Value::KvlistValue(kvs)) => {
             for (i, kv) in kvs.values.iter().enumerate() {
                 let p = || format!("{}.kvlist_value[{i}]", path());
-                check_index(kv.key_strindex, strings, "string_table", || format!("{}.key_strindex", p()))?;
+                check_index(kv.key_strindex, strings, "string_table", || {
+                    format!("{}.key_strindex", p())
+                })?;
                 if let Some(v) = &kv.value {
                     check_any_value(v, strings, &|| format!("{}.value", p()))?;
                 }
@@ -176,19 +189,31 @@ fn check_any_value(v: &AnyValue, strings: usize, path: &dyn Fn() -> String) -> R
 
 /// Validates the dictionary itself. Any problem here rejects the whole request, since every
 /// profile may depend on the broken entry.
-fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) -> Result<(), ValidationError> {
+fn validate_dictionary(
+    d: &ProfilesDictionary,
+    report: &mut ValidationReport,
+) -> Result<(), ValidationError> {
     let s = Sizes::of(d);
     let p = "dictionary";
-    if let Some(first) = d.string_table.first() {
-        if !first.is_empty() {
-            report.malformed_zero_entries += 1;
-        }
+    if let Some(first) = d.string_table.first()
+        && !first.is_empty()
+    {
+        report.malformed_zero_entries += 1;
     }
     for (i, m) in d.mapping_table.iter().enumerate() {
         let path = || format!("{p}.mapping_table[{i}]");
-        check_index(m.filename_strindex, s.strings, "string_table", || format!("{}.filename_strindex", path()))?;
-        if check_attribute_list(&m.attribute_indices, d, &|| format!("{}.attribute_indices", path()))?.is_some() {
-            return Err(err(format!("{}.attribute_indices", path()), "duplicate attribute key"));
+        check_index(m.filename_strindex, s.strings, "string_table", || {
+            format!("{}.filename_strindex", path())
+        })?;
+        if check_attribute_list(&m.attribute_indices, d, &|| {
+            format!("{}.attribute_indices", path())
+        })?
+        .is_some()
+        {
+            return Err(err(
+                format!("{}.attribute_indices", path()),
+                "duplicate attribute key",
+            ));
         }
         if !(m.memory_start < m.memory_limit || (m.memory_start == 0 && m.memory_limit == 0)) {
             report.warn(|| format!("{}: memory_start is not below memory_limit", path()));
@@ -196,7 +221,9 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
     }
     for (i, l) in d.location_table.iter().enumerate() {
         let path = || format!("{p}.location_table[{i}]");
-        check_index(l.mapping_index, s.mappings, "mapping_table", || format!("{}.mapping_index", path()))?;
+        check_index(l.mapping_index, s.mappings, "mapping_table", || {
+            format!("{}.mapping_index", path())
+        })?;
         for (j, line) in l.lines.iter().enumerate() {
             check_index(line.function_index, s.functions, "function_table", || {
                 format!("{}.lines[{j}].function_index", path())
@@ -205,18 +232,30 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
                 report.warn(|| format!("{}.lines[{j}]: negative line or column", path()));
             }
         }
-        if check_attribute_list(&l.attribute_indices, d, &|| format!("{}.attribute_indices", path()))?.is_some() {
-            return Err(err(format!("{}.attribute_indices", path()), "duplicate attribute key"));
+        if check_attribute_list(&l.attribute_indices, d, &|| {
+            format!("{}.attribute_indices", path())
+        })?
+        .is_some()
+        {
+            return Err(err(
+                format!("{}.attribute_indices", path()),
+                "duplicate attribute key",
+            ));
         }
     }
     for (i, f) in d.function_table.iter().enumerate() {
         let path = || format!("{p}.function_table[{i}]");
-        check_index(f.name_strindex, s.strings, "string_table", || format!("{}.name_strindex", path()))?;
+        check_index(f.name_strindex, s.strings, "string_table", || {
+            format!("{}.name_strindex", path())
+        })?;
         check_index(f.system_name_strindex, s.strings, "string_table", || {
             format!("{}.system_name_strindex", path())
         })?;
-        check_index(f.filename_strindex, s.strings, "string_table", || format!("{}.filename_strindex", path()))?;
-        if i > 0 && f.name_strindex == 0 && f.system_name_strindex == 0 && f.filename_strindex == 0 {
+        check_index(f.filename_strindex, s.strings, "string_table", || {
+            format!("{}.filename_strindex", path())
+        })?;
+        if i > 0 && f.name_strindex == 0 && f.system_name_strindex == 0 && f.filename_strindex == 0
+        {
             report.warn(|| format!("{}: function has no name, system name or filename", path()));
         }
         if f.start_line < 0 {
@@ -232,8 +271,12 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
     }
     for (i, kv) in d.attribute_table.iter().enumerate() {
         let path = || format!("{p}.attribute_table[{i}]");
-        check_index(kv.key_strindex, s.strings, "string_table", || format!("{}.key_strindex", path()))?;
-        check_index(kv.unit_strindex, s.strings, "string_table", || format!("{}.unit_strindex", path()))?;
+        check_index(kv.key_strindex, s.strings, "string_table", || {
+            format!("{}.key_strindex", path())
+        })?;
+        check_index(kv.unit_strindex, s.strings, "string_table", || {
+            format!("{}.unit_strindex", path())
+        })?;
         if let Some(v) = &kv.value {
             check_any_value(v, s.strings, &|| format!("{}.value", path()))?;
         }
@@ -242,7 +285,10 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
         if !matches!(l.trace_id.len(), 0 | 16) {
             return Err(err(
                 format!("{p}.link_table[{i}].trace_id"),
-                format!("trace_id must be 16 bytes or empty, got {}", l.trace_id.len()),
+                format!(
+                    "trace_id must be 16 bytes or empty, got {}",
+                    l.trace_id.len()
+                ),
             ));
         }
         if !matches!(l.span_id.len(), 0 | 8) {
@@ -254,11 +300,24 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
     }
     // Zero entries: present and default, or counted.
     let zero_bad = [
-        d.mapping_table.first().is_some_and(|m| *m != Default::default()),
-        d.location_table.first().is_some_and(|m| *m != Default::default()),
-        d.function_table.first().is_some_and(|m| *m != Default::default()),
-        d.attribute_table.first().is_some_and(|m| *m != Default::default()),
-        d.stack_table.first().is_some_and(|m| *m != Default::default()),
+        d.mapping_table
+            .first()
+            .is_some_and(|m| *m != Default::default()),
+        d.location_table
+            .first()
+            .is_some_and(|m| *m != Default::default()),
+        d.function_table
+            .first()
+            .is_some_and(|m| *m != Default::default()),
+        // The Go Collector always writes `value: {}` here; an AnyValue without an arm is empty.
+        d.attribute_table.first().is_some_and(|a| {
+            a.key_strindex != 0
+                || a.unit_strindex != 0
+                || a.value.as_ref().is_some_and(|v| v.value.is_some())
+        }),
+        d.stack_table
+            .first()
+            .is_some_and(|m| *m != Default::default()),
         d.link_table
             .first()
             .is_some_and(|l| l.trace_id.iter().chain(&l.span_id).any(|&b| b != 0)),
@@ -268,13 +327,21 @@ fn validate_dictionary(d: &ProfilesDictionary, report: &mut ValidationReport) ->
 }
 
 /// Resolves `key_strindex` / `string_value_strindex` references in resource or scope attributes.
-fn resolve_key_values(kvs: &mut [KeyValue], strings: &[String], path: &dyn Fn() -> String, report: &mut ValidationReport) -> Result<(), ValidationError> {
+fn resolve_key_values(
+    kvs: &mut [KeyValue],
+    strings: &[String],
+    path: &dyn Fn() -> String,
+    report: &mut ValidationReport,
+) -> Result<(), ValidationError> {
     for (i, kv) in kvs.iter_mut().enumerate() {
         let p = || format!("{}[{i}]", path());
         if kv.key_strindex != 0 {
-            check_index(kv.key_strindex, strings.len(), "string_table", || format!("{}.key_strindex", p()))?;
+            check_index(kv.key_strindex, strings.len(), "string_table", || {
+                format!("{}.key_strindex", p())
+            })?;
             if !kv.key.is_empty() {
-                report.warn(|| format!("{}: both key and key_strindex set; using key_strindex", p()));
+                report
+                    .warn(|| format!("{}: both key and key_strindex set; using key_strindex", p()));
             }
             kv.key = strings[kv.key_strindex as usize].clone();
             kv.key_strindex = 0;
@@ -286,44 +353,91 @@ fn resolve_key_values(kvs: &mut [KeyValue], strings: &[String], path: &dyn Fn() 
     Ok(())
 }
 
-fn resolve_any_value(v: &mut AnyValue, strings: &[String], path: &dyn Fn() -> String, report: &mut ValidationReport) -> Result<(), ValidationError> {
+fn resolve_any_value(
+    v: &mut AnyValue,
+    strings: &[String],
+    path: &dyn Fn() -> String,
+    report: &mut ValidationReport,
+) -> Result<(), ValidationError> {
     match &mut v.value {
         Some(any_value::Value::StringValueStrindex(i)) => {
             let i = *i;
-            check_index(i, strings.len(), "string_table", || format!("{}.string_value_strindex", path()))?;
+            check_index(i, strings.len(), "string_table", || {
+                format!("{}.string_value_strindex", path())
+            })?;
             v.value = Some(any_value::Value::StringValue(strings[i as usize].clone()));
         }
         Some(any_value::Value::ArrayValue(arr)) => {
             for (i, item) in arr.values.iter_mut().enumerate() {
-                resolve_any_value(item, strings, &|| format!("{}.array_value[{i}]", path()), report)?;
+                resolve_any_value(
+                    item,
+                    strings,
+                    &|| format!("{}.array_value[{i}]", path()),
+                    report,
+                )?;
             }
         }
         Some(any_value::Value::KvlistValue(list)) => {
-            resolve_key_values(&mut list.values, strings, &|| format!("{}.kvlist_value", path()), report)?;
+            resolve_key_values(
+                &mut list.values,
+                strings,
+                &|| format!("{}.kvlist_value", path()),
+                report,
+            )?;
         }
         _ => {}
     }
     Ok(())
 }
 
-fn validate_profile(prof: &mut Profile, d: &ProfilesDictionary, s: &Sizes, opts: &ValidationOptions, path: &dyn Fn() -> String, report: &mut ValidationReport) -> Result<(), ValidationError> {
-    for (name, vt) in [("sample_type", &prof.sample_type), ("period_type", &prof.period_type)] {
+fn validate_profile(
+    prof: &mut Profile,
+    d: &ProfilesDictionary,
+    s: &Sizes,
+    opts: &ValidationOptions,
+    path: &dyn Fn() -> String,
+    report: &mut ValidationReport,
+) -> Result<(), ValidationError> {
+    for (name, vt) in [
+        ("sample_type", &prof.sample_type),
+        ("period_type", &prof.period_type),
+    ] {
         if let Some(vt) = vt {
-            check_index(vt.type_strindex, s.strings, "string_table", || format!("{}.{name}.type_strindex", path()))?;
-            check_index(vt.unit_strindex, s.strings, "string_table", || format!("{}.{name}.unit_strindex", path()))?;
+            check_index(vt.type_strindex, s.strings, "string_table", || {
+                format!("{}.{name}.type_strindex", path())
+            })?;
+            check_index(vt.unit_strindex, s.strings, "string_table", || {
+                format!("{}.{name}.unit_strindex", path())
+            })?;
         }
     }
-    if !matches!(prof.profile_id.len(), 0 | 16) || (!prof.profile_id.is_empty() && prof.profile_id.iter().all(|&b| b == 0)) {
-        return Err(err(format!("{}.profile_id", path()), format!("profile_id must be 16 non-zero bytes or empty, got {} bytes", prof.profile_id.len())));
+    if !matches!(prof.profile_id.len(), 0 | 16)
+        || (!prof.profile_id.is_empty() && prof.profile_id.iter().all(|&b| b == 0))
+    {
+        return Err(err(
+            format!("{}.profile_id", path()),
+            format!(
+                "profile_id must be 16 non-zero bytes or empty, got {} bytes",
+                prof.profile_id.len()
+            ),
+        ));
     }
     if prof.original_payload_format.is_empty() != prof.original_payload.is_empty() {
-        return Err(err(format!("{}.original_payload", path()), "original_payload_format and original_payload must be set together"));
+        return Err(err(
+            format!("{}.original_payload", path()),
+            "original_payload_format and original_payload must be set together",
+        ));
     }
-    if let Some(dup) = check_attribute_list(&prof.attribute_indices, d, &|| format!("{}.attribute_indices", path()))? {
+    if let Some(dup) = check_attribute_list(&prof.attribute_indices, d, &|| {
+        format!("{}.attribute_indices", path())
+    })? {
         if opts.repair_duplicate_keys {
             dedup_keys(&mut prof.attribute_indices, d);
         } else {
-            return Err(err(format!("{}.attribute_indices[{dup}]", path()), "duplicate attribute key"));
+            return Err(err(
+                format!("{}.attribute_indices[{dup}]", path()),
+                "duplicate attribute key",
+            ));
         }
     }
     let mut shape: Option<(bool, bool)> = None;
@@ -333,13 +447,22 @@ fn validate_profile(prof: &mut Profile, d: &ProfilesDictionary, s: &Sizes, opts:
     let mut out_of_window = false;
     for (i, smp) in prof.samples.iter_mut().enumerate() {
         let sp = || format!("{}.samples[{i}]", path());
-        check_index(smp.stack_index, s.stacks, "stack_table", || format!("{}.stack_index", sp()))?;
-        check_index(smp.link_index, s.links, "link_table", || format!("{}.link_index", sp()))?;
-        if let Some(dup) = check_attribute_list(&smp.attribute_indices, d, &|| format!("{}.attribute_indices", sp()))? {
+        check_index(smp.stack_index, s.stacks, "stack_table", || {
+            format!("{}.stack_index", sp())
+        })?;
+        check_index(smp.link_index, s.links, "link_table", || {
+            format!("{}.link_index", sp())
+        })?;
+        if let Some(dup) = check_attribute_list(&smp.attribute_indices, d, &|| {
+            format!("{}.attribute_indices", sp())
+        })? {
             if opts.repair_duplicate_keys {
                 dedup_keys(&mut smp.attribute_indices, d);
             } else {
-                return Err(err(format!("{}.attribute_indices[{dup}]", sp()), "duplicate attribute key"));
+                return Err(err(
+                    format!("{}.attribute_indices[{dup}]", sp()),
+                    "duplicate attribute key",
+                ));
             }
         }
         check_sample_shape(smp, opts, &sp, report)?;
@@ -349,7 +472,12 @@ fn validate_profile(prof: &mut Profile, d: &ProfilesDictionary, s: &Sizes, opts:
             Some(sh) if sh != this => mixed = true,
             _ => {}
         }
-        if prof.duration_nano > 0 && smp.timestamps_unix_nano.iter().any(|&t| t < start || t >= end) {
+        if prof.duration_nano > 0
+            && smp
+                .timestamps_unix_nano
+                .iter()
+                .any(|&t| t < start || t >= end)
+        {
             out_of_window = true;
         }
     }
@@ -357,26 +485,44 @@ fn validate_profile(prof: &mut Profile, d: &ProfilesDictionary, s: &Sizes, opts:
         report.warn(|| format!("{}: samples mix shapes (values/timestamps)", path()));
     }
     if out_of_window {
-        report.warn(|| format!("{}: sample timestamps outside [time, time+duration)", path()));
+        report.warn(|| {
+            format!(
+                "{}: sample timestamps outside [time, time+duration)",
+                path()
+            )
+        });
     }
     Ok(())
 }
 
-fn check_sample_shape(smp: &mut Sample, opts: &ValidationOptions, sp: &dyn Fn() -> String, report: &mut ValidationReport) -> Result<(), ValidationError> {
+fn check_sample_shape(
+    smp: &mut Sample,
+    opts: &ValidationOptions,
+    sp: &dyn Fn() -> String,
+    report: &mut ValidationReport,
+) -> Result<(), ValidationError> {
     let nv = smp.values.len();
     let nt = smp.timestamps_unix_nano.len();
     if nv == 0 && nt == 0 {
         return Err(err(sp(), "sample has neither values nor timestamps"));
     }
     if nv > 0 && nt > 0 && nv != nt {
-        return Err(err(sp(), format!("sample has {nv} values but {nt} timestamps")));
+        return Err(err(
+            sp(),
+            format!("sample has {nv} values but {nt} timestamps"),
+        ));
     }
     if nt == 0 && nv > 1 {
         if opts.sum_multi_values {
             let total = smp.values.iter().fold(0i64, |a, &v| a.saturating_add(v));
             smp.values = vec![total];
         } else {
-            report.warn(|| format!("{}: {nv} values without timestamps (expected exactly 1)", sp()));
+            report.warn(|| {
+                format!(
+                    "{}: {nv} values without timestamps (expected exactly 1)",
+                    sp()
+                )
+            });
         }
     }
     Ok(())
@@ -395,7 +541,10 @@ fn dedup_keys(indices: &mut Vec<i32>, d: &ProfilesDictionary) {
 /// Returns an error when the request as a whole is unusable (a broken dictionary, or every Profile
 /// invalid). Invalid Profiles among valid ones are removed and described in the report, to be
 /// answered with `partial_success`.
-pub fn validate(req: &mut ExportProfilesServiceRequest, opts: &ValidationOptions) -> Result<ValidationReport, ValidationError> {
+pub fn validate(
+    req: &mut ExportProfilesServiceRequest,
+    opts: &ValidationOptions,
+) -> Result<ValidationReport, ValidationError> {
     let mut report = ValidationReport::default();
     let total_samples = crate::sample_count(req);
     let empty = ProfilesDictionary::default();
@@ -404,19 +553,31 @@ pub fn validate(req: &mut ExportProfilesServiceRequest, opts: &ValidationOptions
         None => &empty,
     };
     if total_samples > 0 && dict.string_table.is_empty() {
-        return Err(err("dictionary.string_table", "request has samples but no string table"));
+        return Err(err(
+            "dictionary.string_table",
+            "request has samples but no string table",
+        ));
     }
     validate_dictionary(dict, &mut report)?;
     let sizes = Sizes::of(dict);
     let mut total_profiles = 0usize;
     let mut first_error: Option<ValidationError> = None;
+    // Resources and scopes whose attributes failed to resolve are dropped even when they hold no
+    // profiles, so no unresolved or out-of-range reference survives validation.
+    let mut bad_resources = Vec::with_capacity(req.resource_profiles.len());
     for (ri, rp) in req.resource_profiles.iter_mut().enumerate() {
+        let mut bad_scopes = Vec::with_capacity(rp.scope_profiles.len());
         let rpath = || format!("resource_profiles[{ri}]");
         let mut resource_err = None;
-        if let Some(res) = &mut rp.resource {
-            if let Err(e) = resolve_key_values(&mut res.attributes, &dict.string_table, &|| format!("{}.resource.attributes", rpath()), &mut report) {
-                resource_err = Some(e);
-            }
+        if let Some(res) = &mut rp.resource
+            && let Err(e) = resolve_key_values(
+                &mut res.attributes,
+                &dict.string_table,
+                &|| format!("{}.resource.attributes", rpath()),
+                &mut report,
+            )
+        {
+            resource_err = Some(e);
         }
         if rp.scope_profiles.is_empty() {
             report.warn(|| format!("{}: no scope_profiles", rpath()));
@@ -424,21 +585,36 @@ pub fn validate(req: &mut ExportProfilesServiceRequest, opts: &ValidationOptions
         for (si, sp) in rp.scope_profiles.iter_mut().enumerate() {
             let spath = || format!("{}.scope_profiles[{si}]", rpath());
             let mut scope_err = resource_err.clone();
-            if scope_err.is_none() {
-                if let Some(scope) = &mut sp.scope {
-                    if let Err(e) = resolve_key_values(&mut scope.attributes, &dict.string_table, &|| format!("{}.scope.attributes", spath()), &mut report) {
-                        scope_err = Some(e);
-                    }
-                }
+            if scope_err.is_none()
+                && let Some(scope) = &mut sp.scope
+                && let Err(e) = resolve_key_values(
+                    &mut scope.attributes,
+                    &dict.string_table,
+                    &|| format!("{}.scope.attributes", spath()),
+                    &mut report,
+                )
+            {
+                scope_err = Some(e);
             }
             total_profiles += sp.profiles.len();
+            if let (Some(e), true) = (&scope_err, sp.profiles.is_empty()) {
+                report.warn(|| format!("{e}; dropped scope without profiles"));
+            }
+            bad_scopes.push(scope_err.is_some());
             let mut idx = 0usize;
             sp.profiles.retain_mut(|prof| {
                 let pi = idx;
                 idx += 1;
                 let res = match &scope_err {
                     Some(e) => Err(e.clone()),
-                    None => validate_profile(prof, dict, &sizes, opts, &|| format!("{}.profiles[{pi}]", spath()), &mut report),
+                    None => validate_profile(
+                        prof,
+                        dict,
+                        &sizes,
+                        opts,
+                        &|| format!("{}.profiles[{pi}]", spath()),
+                        &mut report,
+                    ),
                 };
                 match res {
                     Ok(()) => true,
@@ -454,16 +630,29 @@ pub fn validate(req: &mut ExportProfilesServiceRequest, opts: &ValidationOptions
                 }
             });
         }
-        rp.scope_profiles.retain(|sp| !sp.profiles.is_empty() || report.rejected_profiles == 0);
-    }
-    req.resource_profiles.retain(|rp| !rp.scope_profiles.is_empty() || report.rejected_profiles == 0);
-    if report.rejected_profiles > 0 && report.rejected_profiles == total_profiles {
-        if let Some(mut e) = first_error {
-            if total_profiles > 1 {
-                e.message = format!("{} (all {total_profiles} profiles rejected)", e.message);
-            }
-            return Err(e);
+        let mut bad = bad_scopes.into_iter();
+        rp.scope_profiles.retain(|sp| {
+            !bad.next().unwrap_or(false)
+                && (!sp.profiles.is_empty() || report.rejected_profiles == 0)
+        });
+        if let (Some(e), true) = (&resource_err, rp.scope_profiles.is_empty()) {
+            report.warn(|| format!("{e}; dropped resource without profiles"));
         }
+        bad_resources.push(resource_err.is_some());
+    }
+    let mut bad = bad_resources.into_iter();
+    req.resource_profiles.retain(|rp| {
+        !bad.next().unwrap_or(false)
+            && (!rp.scope_profiles.is_empty() || report.rejected_profiles == 0)
+    });
+    if report.rejected_profiles > 0
+        && report.rejected_profiles == total_profiles
+        && let Some(mut e) = first_error
+    {
+        if total_profiles > 1 {
+            e.message = format!("{} (all {total_profiles} profiles rejected)", e.message);
+        }
+        return Err(e);
     }
     Ok(report)
 }

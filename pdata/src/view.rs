@@ -6,8 +6,8 @@
 use crate::collector::ExportProfilesServiceRequest;
 use crate::common::AnyValue;
 use crate::proto::{
-    Function, KeyValueAndUnit, Link, Location, Mapping, Profile, ProfilesDictionary, ResourceProfiles,
-    Sample, ScopeProfiles, Stack,
+    Function, KeyValueAndUnit, Link, Location, Mapping, Profile, ProfilesDictionary,
+    ResourceProfiles, Sample, ScopeProfiles, Stack,
 };
 
 fn get<T>(table: &[T], i: i32) -> Option<&T> {
@@ -54,7 +54,9 @@ impl<'a> Dict<'a> {
     }
 
     pub fn string(&self, i: i32) -> &'a str {
-        get(&self.raw.string_table, i).map(String::as_str).unwrap_or("")
+        get(&self.raw.string_table, i)
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     pub fn function(&self, i: i32) -> Option<&'a Function> {
@@ -82,20 +84,36 @@ impl<'a> Dict<'a> {
 
     pub fn attribute(&self, i: i32) -> Option<(&'a str, Option<&'a AnyValue>, &'a str)> {
         get(&self.raw.attribute_table, i).map(|a: &'a KeyValueAndUnit| {
-            (self.string(a.key_strindex), a.value.as_ref(), self.string(a.unit_strindex))
+            (
+                self.string(a.key_strindex),
+                a.value.as_ref(),
+                self.string(a.unit_strindex),
+            )
         })
     }
 
     /// The frames of a location, leaf first (inlined callees before their caller).
     pub fn location_frames(&self, loc_index: i32, out: &mut Vec<Frame<'a>>) {
-        let Some(loc) = self.location(loc_index) else { return };
+        let Some(loc) = self.location(loc_index) else {
+            return;
+        };
         let mapping = if loc.mapping_index == 0 {
             ""
         } else {
-            self.mapping(loc.mapping_index).map(|m| self.string(m.filename_strindex)).unwrap_or("")
+            self.mapping(loc.mapping_index)
+                .map(|m| self.string(m.filename_strindex))
+                .unwrap_or("")
         };
         if loc.lines.is_empty() {
-            out.push(Frame { function: "", system_name: "", file: "", line: 0, address: loc.address, mapping, inlined: false });
+            out.push(Frame {
+                function: "",
+                system_name: "",
+                file: "",
+                line: 0,
+                address: loc.address,
+                mapping,
+                inlined: false,
+            });
             return;
         }
         let last = loc.lines.len() - 1;
@@ -144,9 +162,14 @@ impl<'a> SampleView<'a> {
     }
 
     /// `(key, value, unit)` of each sample attribute.
-    pub fn attributes(&self) -> impl Iterator<Item = (&'a str, Option<&'a AnyValue>, &'a str)> + 'a {
+    pub fn attributes(
+        &self,
+    ) -> impl Iterator<Item = (&'a str, Option<&'a AnyValue>, &'a str)> + 'a {
         let dict = self.dict;
-        self.sample.attribute_indices.iter().filter_map(move |&i| dict.attribute(i))
+        self.sample
+            .attribute_indices
+            .iter()
+            .filter_map(move |&i| dict.attribute(i))
     }
 
     pub fn link(&self) -> Option<&'a Link> {
@@ -156,7 +179,10 @@ impl<'a> SampleView<'a> {
     /// `type/unit` of the profile's sample type, e.g. `cpu/nanoseconds`.
     pub fn sample_type(&self) -> (&'a str, &'a str) {
         match &self.profile.sample_type {
-            Some(vt) => (self.dict.string(vt.type_strindex), self.dict.string(vt.unit_strindex)),
+            Some(vt) => (
+                self.dict.string(vt.type_strindex),
+                self.dict.string(vt.unit_strindex),
+            ),
             None => ("", ""),
         }
     }
@@ -166,7 +192,10 @@ impl<'a> SampleView<'a> {
         if self.sample.values.is_empty() {
             i64::try_from(self.sample.timestamps_unix_nano.len()).unwrap_or(i64::MAX)
         } else {
-            self.sample.values.iter().fold(0i64, |a, &v| a.saturating_add(v))
+            self.sample
+                .values
+                .iter()
+                .fold(0i64, |a, &v| a.saturating_add(v))
         }
     }
 }
@@ -174,12 +203,21 @@ impl<'a> SampleView<'a> {
 /// Every sample of a validated request, in order.
 pub fn samples(req: &ExportProfilesServiceRequest) -> impl Iterator<Item = SampleView<'_>> {
     static EMPTY: std::sync::OnceLock<ProfilesDictionary> = std::sync::OnceLock::new();
-    let raw = req.dictionary.as_ref().unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default));
+    let raw = req
+        .dictionary
+        .as_ref()
+        .unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default));
     let dict = Dict::new(raw);
     req.resource_profiles.iter().flat_map(move |resource| {
         resource.scope_profiles.iter().flat_map(move |scope| {
             scope.profiles.iter().flat_map(move |profile| {
-                profile.samples.iter().map(move |sample| SampleView { dict, resource, scope, profile, sample })
+                profile.samples.iter().map(move |sample| SampleView {
+                    dict,
+                    resource,
+                    scope,
+                    profile,
+                    sample,
+                })
             })
         })
     })
@@ -201,8 +239,11 @@ pub fn any_value_text(v: Option<&AnyValue>) -> String {
             format!("[{}]", items.join(", "))
         }
         Some(Value::KvlistValue(l)) => {
-            let items: Vec<String> =
-                l.values.iter().map(|kv| format!("{}={}", kv.key, any_value_text(kv.value.as_ref()))).collect();
+            let items: Vec<String> = l
+                .values
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, any_value_text(kv.value.as_ref())))
+                .collect();
             format!("{{{}}}", items.join(", "))
         }
     }

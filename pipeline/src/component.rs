@@ -33,7 +33,10 @@ pub struct StartError {
 
 impl StartError {
     pub fn new(id: &ComponentId, message: impl std::fmt::Display) -> StartError {
-        StartError { id: id.to_string(), message: message.to_string() }
+        StartError {
+            id: id.to_string(),
+            message: message.to_string(),
+        }
     }
 }
 
@@ -66,10 +69,18 @@ pub struct ComponentInfo {
     pub description: &'static str,
 }
 
+/// What processor and exporter factories create: the consumer to push into and the lifecycle.
+pub type Built = (Arc<dyn Consumer>, Box<dyn Component>);
+
 pub trait ReceiverFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
     fn validate(&self, section: &Section) -> Result<(), ConfigError>;
-    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<Box<dyn Component>, BuildError>;
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Box<dyn Component>, BuildError>;
 }
 
 pub trait ProcessorFactory: Send + Sync {
@@ -80,13 +91,13 @@ pub trait ProcessorFactory: Send + Sync {
         ctx: Context,
         section: &Section,
         next: Arc<dyn Consumer>,
-    ) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError>;
+    ) -> Result<Built, BuildError>;
 }
 
 pub trait ExporterFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
     fn validate(&self, section: &Section) -> Result<(), ConfigError>;
-    fn create(&self, ctx: Context, section: &Section) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError>;
+    fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError>;
 }
 
 pub trait ExtensionFactory: Send + Sync {
@@ -159,9 +170,17 @@ impl Catalog for Registry {
                 return None;
             }
             if i.ty == ty {
-                Some(profcol_config::ComponentInfo { ty: i.ty, signals: i.signals, deprecated_alias_of: None })
+                Some(profcol_config::ComponentInfo {
+                    ty: i.ty,
+                    signals: i.signals,
+                    deprecated_alias_of: None,
+                })
             } else if i.aliases.contains(&ty) {
-                Some(profcol_config::ComponentInfo { ty: i.ty, signals: i.signals, deprecated_alias_of: Some(i.ty) })
+                Some(profcol_config::ComponentInfo {
+                    ty: i.ty,
+                    signals: i.signals,
+                    deprecated_alias_of: Some(i.ty),
+                })
             } else {
                 None
             }

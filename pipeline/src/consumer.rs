@@ -14,7 +14,10 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub enum ConsumeError {
     /// Temporary: queue full, memory limit, shutting down. The sender may retry.
     #[error("{message}")]
-    Retryable { message: String, retry_after: Option<Duration> },
+    Retryable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
     /// The data can never be accepted.
     #[error("{0}")]
     Permanent(String),
@@ -22,7 +25,10 @@ pub enum ConsumeError {
 
 impl ConsumeError {
     pub fn retryable(message: impl Into<String>) -> ConsumeError {
-        ConsumeError::Retryable { message: message.into(), retry_after: None }
+        ConsumeError::Retryable {
+            message: message.into(),
+            retry_after: None,
+        }
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -45,10 +51,10 @@ pub struct Fanout {
 impl Fanout {
     /// A single consumer is returned as is.
     pub fn of(mut consumers: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
-        if consumers.len() == 1 {
-            if let Some(c) = consumers.pop() {
-                return c;
-            }
+        if consumers.len() == 1
+            && let Some(c) = consumers.pop()
+        {
+            return c;
         }
         Arc::new(Fanout { consumers })
     }
@@ -57,13 +63,18 @@ impl Fanout {
 impl Consumer for Fanout {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
-            let results = futures::future::join_all(self.consumers.iter().map(|c| c.consume(batch.clone()))).await;
+            let results =
+                futures::future::join_all(self.consumers.iter().map(|c| c.consume(batch.clone())))
+                    .await;
             let mut first_err: Option<ConsumeError> = None;
             for r in results {
                 if let Err(e) = r {
                     // A retryable error wins: the sender should try again.
                     match (&first_err, &e) {
-                        (None, _) | (Some(ConsumeError::Permanent(_)), ConsumeError::Retryable { .. }) => first_err = Some(e),
+                        (None, _)
+                        | (Some(ConsumeError::Permanent(_)), ConsumeError::Retryable { .. }) => {
+                            first_err = Some(e)
+                        }
                         _ => {}
                     }
                 }

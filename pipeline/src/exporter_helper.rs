@@ -24,10 +24,18 @@ pub struct SendError {
 
 impl SendError {
     pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError { message: message.into(), retryable: false, retry_after: None }
+        SendError {
+            message: message.into(),
+            retryable: false,
+            retry_after: None,
+        }
     }
     pub fn retryable(message: impl Into<String>) -> SendError {
-        SendError { message: message.into(), retryable: true, retry_after: None }
+        SendError {
+            message: message.into(),
+            retryable: true,
+            retry_after: None,
+        }
     }
 }
 
@@ -72,13 +80,17 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
         return Err(err());
     }
     while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(err)?;
+        let num_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(err)?;
         if num_end == 0 {
             return Err(err());
         }
         let n: f64 = rest[..num_end].parse().map_err(|_| err())?;
         rest = &rest[num_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_end] {
             "ns" => 1e-9,
             "us" | "µs" => 1e-6,
@@ -158,13 +170,22 @@ impl QueueConfig {
             return Err(("sending_queue.queue_size", "must be greater than 0".into()));
         }
         if self.enabled && self.num_consumers == 0 {
-            return Err(("sending_queue.num_consumers", "must be greater than 0".into()));
+            return Err((
+                "sending_queue.num_consumers",
+                "must be greater than 0".into(),
+            ));
         }
         if self.sizer != "requests" {
-            return Err(("sending_queue.sizer", format!("sizer {:?} is not supported; use \"requests\"", self.sizer)));
+            return Err((
+                "sending_queue.sizer",
+                format!("sizer {:?} is not supported; use \"requests\"", self.sizer),
+            ));
         }
         if self.storage.is_some() {
-            return Err(("sending_queue.storage", "persistent queues are not supported yet".into()));
+            return Err((
+                "sending_queue.storage",
+                "persistent queues are not supported yet".into(),
+            ));
         }
         Ok(())
     }
@@ -203,22 +224,62 @@ pub struct QueuedExporter<S: Sender> {
 }
 
 impl<S: Sender> QueuedExporter<S> {
-    pub fn new(ctx: &Context, sender: S, queue: QueueConfig, retry: RetryConfig) -> Arc<QueuedExporter<S>> {
+    pub fn new(
+        ctx: &Context,
+        sender: S,
+        queue: QueueConfig,
+        retry: RetryConfig,
+    ) -> Arc<QueuedExporter<S>> {
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
         let labels = [("exporter", id.as_str())];
         let metrics = Metrics {
-            sent: t.counter("otelcol_exporter_sent_profile_samples", "Number of profile samples successfully sent to destination.", "{sample}", &labels),
-            send_failed: t.counter("otelcol_exporter_send_failed_profile_samples", "Number of profile samples in failed attempts to send to destination.", "{sample}", &labels),
-            enqueue_failed: t.counter("otelcol_exporter_enqueue_failed_profile_samples", "Number of profile samples failed to be added to the sending queue.", "{sample}", &labels),
-            queue_size: t.gauge("otelcol_exporter_queue_size", "Current size of the retry queue (in batches).", "{batch}", &[("exporter", id.as_str()), ("data_type", "profiles")]),
+            sent: t.counter(
+                "otelcol_exporter_sent_profile_samples",
+                "Number of profile samples successfully sent to destination.",
+                "{sample}",
+                &labels,
+            ),
+            send_failed: t.counter(
+                "otelcol_exporter_send_failed_profile_samples",
+                "Number of profile samples in failed attempts to send to destination.",
+                "{sample}",
+                &labels,
+            ),
+            enqueue_failed: t.counter(
+                "otelcol_exporter_enqueue_failed_profile_samples",
+                "Number of profile samples failed to be added to the sending queue.",
+                "{sample}",
+                &labels,
+            ),
+            queue_size: t.gauge(
+                "otelcol_exporter_queue_size",
+                "Current size of the retry queue (in batches).",
+                "{batch}",
+                &[("exporter", id.as_str()), ("data_type", "profiles")],
+            ),
         };
-        let cap = if queue.enabled { queue.queue_size.max(1) } else { 1 };
-        t.gauge("otelcol_exporter_queue_capacity", "Fixed capacity of the retry queue (in batches).", "{batch}", &[("exporter", id.as_str()), ("data_type", "profiles")])
-            .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        let cap = if queue.enabled {
+            queue.queue_size.max(1)
+        } else {
+            1
+        };
+        t.gauge(
+            "otelcol_exporter_queue_capacity",
+            "Fixed capacity of the retry queue (in batches).",
+            "{batch}",
+            &[("exporter", id.as_str()), ("data_type", "profiles")],
+        )
+        .set(i64::try_from(cap).unwrap_or(i64::MAX));
         let (tx, rx) = mpsc::channel(cap);
         Arc::new(QueuedExporter {
-            shared: Arc::new(Shared { sender, retry, metrics, id, deadline: std::sync::Mutex::new(None) }),
+            shared: Arc::new(Shared {
+                sender,
+                retry,
+                metrics,
+                id,
+                deadline: std::sync::Mutex::new(None),
+            }),
             queue,
             tx: std::sync::Mutex::new(Some(tx)),
             rx: Arc::new(Mutex::new(rx)),
@@ -239,7 +300,11 @@ impl<S: Sender> QueuedExporter<S> {
 
 impl<S: Sender> Shared<S> {
     fn past_deadline(&self) -> bool {
-        self.deadline.lock().ok().and_then(|d| *d).is_some_and(|d| Instant::now() >= d)
+        self.deadline
+            .lock()
+            .ok()
+            .and_then(|d| *d)
+            .is_some_and(|d| Instant::now() >= d)
     }
 
     /// Sends with retries per `retry_on_failure`.
@@ -259,13 +324,15 @@ impl<S: Sender> Shared<S> {
                     let give_up = !e.retryable
                         || !self.retry.enabled
                         || self.past_deadline()
-                        || (!self.retry.max_elapsed_time.is_zero() && start.elapsed() >= self.retry.max_elapsed_time);
+                        || (!self.retry.max_elapsed_time.is_zero()
+                            && start.elapsed() >= self.retry.max_elapsed_time);
                     if give_up {
                         self.metrics.send_failed.add(samples);
                         tracing::error!(exporter = %self.id, samples, attempts = attempt, retryable = e.retryable, error = %e.message, "exporting failed, dropping data");
                         return Err(e);
                     }
-                    let jitter = 1.0 + self.retry.randomization_factor * (2.0 * pseudo_random() - 1.0);
+                    let jitter =
+                        1.0 + self.retry.randomization_factor * (2.0 * pseudo_random() - 1.0);
                     let mut wait = interval.mul_f64(jitter.max(0.0));
                     if let Some(ra) = e.retry_after {
                         wait = wait.max(ra);
@@ -276,7 +343,9 @@ impl<S: Sender> Shared<S> {
                     }
                     tracing::warn!(exporter = %self.id, error = %e.message, retry_in = ?wait, "exporting failed, will retry");
                     tokio::time::sleep(wait).await;
-                    interval = interval.mul_f64(self.retry.multiplier).min(self.retry.max_interval);
+                    interval = interval
+                        .mul_f64(self.retry.multiplier)
+                        .min(self.retry.max_interval);
                 }
             }
         }
@@ -298,7 +367,10 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
             if !self.queue.enabled {
                 return self.shared.send_with_retry(&batch).await.map_err(|e| {
                     if e.retryable {
-                        ConsumeError::Retryable { message: e.message, retry_after: e.retry_after }
+                        ConsumeError::Retryable {
+                            message: e.message,
+                            retry_after: e.retry_after,
+                        }
                     } else {
                         ConsumeError::Permanent(e.message)
                     }
@@ -306,7 +378,10 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
             }
             let Some(tx) = self.tx() else {
                 self.shared.metrics.enqueue_failed.add(samples);
-                return Err(ConsumeError::retryable(format!("exporter {} is shutting down", self.shared.id)));
+                return Err(ConsumeError::retryable(format!(
+                    "exporter {} is shutting down",
+                    self.shared.id
+                )));
             };
             let (done_tx, done_rx) = if self.queue.wait_for_result {
                 let (a, b) = tokio::sync::oneshot::channel();
@@ -314,7 +389,10 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
             } else {
                 (None, None)
             };
-            let item = Item { batch, done: done_tx };
+            let item = Item {
+                batch,
+                done: done_tx,
+            };
             let res = if self.queue.block_on_overflow {
                 tx.send(item).await.map_err(|_| ())
             } else {
@@ -331,7 +409,10 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
             if let Some(rx) = done_rx {
                 return match rx.await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) if e.retryable => Err(ConsumeError::Retryable { message: e.message, retry_after: e.retry_after }),
+                    Ok(Err(e)) if e.retryable => Err(ConsumeError::Retryable {
+                        message: e.message,
+                        retry_after: e.retry_after,
+                    }),
                     Ok(Err(e)) => Err(ConsumeError::Permanent(e.message)),
                     Err(_) => Err(ConsumeError::retryable("exporter stopped before sending")),
                 };
@@ -384,7 +465,10 @@ impl<S: Sender> Component for QueuedExporter<S> {
                 Err(p) => p.into_inner().drain(..).collect(),
             };
             let all = futures::future::join_all(workers);
-            if tokio::time::timeout(self.drain_timeout + Duration::from_secs(1), all).await.is_err() {
+            if tokio::time::timeout(self.drain_timeout + Duration::from_secs(1), all)
+                .await
+                .is_err()
+            {
                 let left = self.shared.metrics.queue_size.get();
                 tracing::error!(exporter = %self.shared.id, batches = left, "shutdown deadline passed; queued data lost");
             }
@@ -394,7 +478,7 @@ impl<S: Sender> Component for QueuedExporter<S> {
 }
 
 /// Adapts an `Arc<QueuedExporter>` into the (consumer, component) pair factories return.
-pub fn into_parts<S: Sender>(q: Arc<QueuedExporter<S>>) -> (Arc<dyn Consumer>, Box<dyn Component>) {
+pub fn into_parts<S: Sender>(q: Arc<QueuedExporter<S>>) -> crate::component::Built {
     (q.clone(), Box::new(ArcComponent(q)))
 }
 
@@ -417,8 +501,14 @@ mod tests {
     #[test]
     fn go_durations() {
         assert_eq!(parse_go_duration("5s").ok(), Some(Duration::from_secs(5)));
-        assert_eq!(parse_go_duration("200ms").ok(), Some(Duration::from_millis(200)));
-        assert_eq!(parse_go_duration("1m30s").ok(), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_go_duration("200ms").ok(),
+            Some(Duration::from_millis(200))
+        );
+        assert_eq!(
+            parse_go_duration("1m30s").ok(),
+            Some(Duration::from_secs(90))
+        );
         assert_eq!(parse_go_duration("0").ok(), Some(Duration::ZERO));
         assert!(parse_go_duration("5").is_err());
         assert!(parse_go_duration("abc").is_err());

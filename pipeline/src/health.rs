@@ -7,7 +7,9 @@ use std::time::SystemTime;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use serde::Deserialize;
 
-use crate::component::{BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError};
+use crate::component::{
+    BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError,
+};
 use crate::consumer::BoxFuture;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,7 +31,12 @@ pub struct ResponseBody {
 
 impl Default for HealthCheckConfig {
     fn default() -> Self {
-        HealthCheckConfig { endpoint: "localhost:13133".into(), path: "/".into(), check_collector_pipeline: None, response_body: None }
+        HealthCheckConfig {
+            endpoint: "localhost:13133".into(),
+            path: "/".into(),
+            check_collector_pipeline: None,
+            response_body: None,
+        }
     }
 }
 
@@ -52,7 +59,12 @@ impl ExtensionFactory for HealthCheckFactory {
             kind: Kind::Extension,
             ty: "health_check",
             aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs, Signal::Profiles],
+            signals: &[
+                Signal::Traces,
+                Signal::Metrics,
+                Signal::Logs,
+                Signal::Profiles,
+            ],
             description: "HTTP health endpoint (default localhost:13133/)",
         }
     }
@@ -60,7 +72,11 @@ impl ExtensionFactory for HealthCheckFactory {
         load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
-        Ok(Box::new(HealthCheck { cfg: load(section)?, ctx, stop: tokio_util::sync::CancellationToken::new() }))
+        Ok(Box::new(HealthCheck {
+            cfg: load(section)?,
+            ctx,
+            stop: tokio_util::sync::CancellationToken::new(),
+        }))
     }
 }
 
@@ -75,7 +91,12 @@ impl Component for HealthCheck {
         Box::pin(async move {
             let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
                 .await
-                .map_err(|e| StartError::new(&self.ctx.id, format!("cannot listen on {}: {e}", self.cfg.endpoint)))?;
+                .map_err(|e| {
+                    StartError::new(
+                        &self.ctx.id,
+                        format!("cannot listen on {}: {e}", self.cfg.endpoint),
+                    )
+                })?;
             let ready = self.ctx.ready.clone();
             let since = SystemTime::now();
             let body = self.cfg.response_body.clone();
@@ -84,13 +105,20 @@ impl Component for HealthCheck {
                 let body = body.clone();
                 async move {
                     let up = ready.load(Ordering::Relaxed);
-                    let status = if up { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+                    let status = if up {
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    };
                     let text = match (&body, up) {
                         (Some(b), true) => b.healthy.clone(),
                         (Some(b), false) => b.unhealthy.clone(),
                         (None, _) => {
                             let uptime = since.elapsed().unwrap_or_default();
-                            let since_s = since.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+                            let since_s = since
+                                .duration_since(SystemTime::UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_secs();
                             serde_json::json!({
                                 "status": if up { "Server available" } else { "Server not available" },
                                 "upSince": since_s,
@@ -105,7 +133,9 @@ impl Component for HealthCheck {
             let app = axum::Router::new().route(&self.cfg.path, axum::routing::get(handler));
             let stop = self.stop.clone();
             tokio::spawn(async move {
-                let _ = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await;
             });
             Ok(())
         })

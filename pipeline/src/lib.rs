@@ -9,8 +9,8 @@ pub mod service;
 pub mod telemetry;
 
 pub use component::{
-    BuildError, Component, ComponentInfo, Context, ExporterFactory, ExtensionFactory, Factory,
-    ProcessorFactory, ReceiverFactory, Registry, StartError,
+    BuildError, Built, Component, ComponentInfo, Context, ExporterFactory, ExtensionFactory,
+    Factory, ProcessorFactory, ReceiverFactory, Registry, StartError,
 };
 pub use consumer::{BoxFuture, ConsumeError, Consumer, Fanout};
 pub use service::Service;

@@ -33,7 +33,10 @@ pub struct Service {
 }
 
 fn other(id: &ComponentId, msg: &str) -> BuildError {
-    BuildError::Other { id: id.to_string(), message: msg.to_owned() }
+    BuildError::Other {
+        id: id.to_string(),
+        message: msg.to_owned(),
+    }
 }
 
 /// Checks every component config through its factory, returning all errors.
@@ -47,10 +50,10 @@ pub fn validate_components(config: &Config, registry: &Registry) -> Vec<ConfigEr
     ];
     for (kind, map) in groups {
         for (id, section) in map.iter() {
-            if let Some(f) = registry.get(kind, &id.ty) {
-                if let Err(e) = f.validate(section) {
-                    errors.push(e);
-                }
+            if let Some(f) = registry.get(kind, &id.ty)
+                && let Err(e) = f.validate(section)
+            {
+                errors.push(e);
             }
         }
     }
@@ -59,10 +62,19 @@ pub fn validate_components(config: &Config, registry: &Registry) -> Vec<ConfigEr
 
 impl Service {
     /// Creates every component. The config must have passed `profcol_config::resolve`.
-    pub fn build(config: &Config, registry: &Registry, telemetry: Telemetry) -> Result<Service, BuildError> {
+    pub fn build(
+        config: &Config,
+        registry: &Registry,
+        telemetry: Telemetry,
+    ) -> Result<Service, BuildError> {
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let ctx = |id: &ComponentId| Context { id: id.clone(), telemetry: telemetry.clone(), shutdown: shutdown.clone(), ready: ready.clone() };
+        let ctx = |id: &ComponentId| Context {
+            id: id.clone(),
+            telemetry: telemetry.clone(),
+            shutdown: shutdown.clone(),
+            ready: ready.clone(),
+        };
 
         // Exporters, once each.
         let mut exporter_consumers: BTreeMap<ComponentId, Arc<dyn Consumer>> = BTreeMap::new();
@@ -72,13 +84,19 @@ impl Service {
                 if exporter_consumers.contains_key(id) {
                     continue;
                 }
-                let section = config.exporters.get(id).ok_or_else(|| other(id, "exporter is not defined"))?;
+                let section = config
+                    .exporters
+                    .get(id)
+                    .ok_or_else(|| other(id, "exporter is not defined"))?;
                 let Some(Factory::Exporter(f)) = registry.get(Kind::Exporter, &id.ty) else {
                     return Err(other(id, "unknown exporter type"));
                 };
                 let (consumer, component) = f.create(ctx(id), section)?;
                 exporter_consumers.insert(id.clone(), consumer);
-                exporters.push(Named { id: id.to_string(), component });
+                exporters.push(Named {
+                    id: id.to_string(),
+                    component,
+                });
             }
         }
 
@@ -86,16 +104,27 @@ impl Service {
         let mut processors = Vec::new();
         let mut heads: BTreeMap<ComponentId, Vec<Arc<dyn Consumer>>> = BTreeMap::new();
         for (pid, p) in &config.pipelines {
-            let mut next = Fanout::of(p.exporters.iter().filter_map(|e| exporter_consumers.get(e).cloned()).collect());
+            let mut next = Fanout::of(
+                p.exporters
+                    .iter()
+                    .filter_map(|e| exporter_consumers.get(e).cloned())
+                    .collect(),
+            );
             let mut built = Vec::new();
             for id in p.processors.iter().rev() {
-                let section = config.processors.get(id).ok_or_else(|| other(id, "processor is not defined"))?;
+                let section = config
+                    .processors
+                    .get(id)
+                    .ok_or_else(|| other(id, "processor is not defined"))?;
                 let Some(Factory::Processor(f)) = registry.get(Kind::Processor, &id.ty) else {
                     return Err(other(id, "unknown processor type"));
                 };
                 let (consumer, component) = f.create(ctx(id), section, next)?;
                 next = consumer;
-                built.push(Named { id: format!("{id} (pipeline {pid})"), component });
+                built.push(Named {
+                    id: format!("{id} (pipeline {pid})"),
+                    component,
+                });
             }
             built.reverse();
             processors.extend(built);
@@ -107,29 +136,54 @@ impl Service {
         // Receivers, once each, feeding every pipeline that lists them.
         let mut receivers = Vec::new();
         for (id, nexts) in heads {
-            let section = config.receivers.get(&id).ok_or_else(|| other(&id, "receiver is not defined"))?;
+            let section = config
+                .receivers
+                .get(&id)
+                .ok_or_else(|| other(&id, "receiver is not defined"))?;
             let Some(Factory::Receiver(f)) = registry.get(Kind::Receiver, &id.ty) else {
                 return Err(other(&id, "unknown receiver type"));
             };
             let component = f.create(ctx(&id), section, Fanout::of(nexts))?;
-            receivers.push(Named { id: id.to_string(), component });
+            receivers.push(Named {
+                id: id.to_string(),
+                component,
+            });
         }
 
         let mut extensions = Vec::new();
         for id in &config.service_extensions {
-            let section = config.extensions.get(id).ok_or_else(|| other(id, "extension is not defined"))?;
+            let section = config
+                .extensions
+                .get(id)
+                .ok_or_else(|| other(id, "extension is not defined"))?;
             let Some(Factory::Extension(f)) = registry.get(Kind::Extension, &id.ty) else {
                 return Err(other(id, "unknown extension type"));
             };
-            extensions.push(Named { id: id.to_string(), component: f.create(ctx(id), section)? });
+            extensions.push(Named {
+                id: id.to_string(),
+                component: f.create(ctx(id), section)?,
+            });
         }
 
-        Ok(Service { receivers, processors, exporters, extensions, shutdown, ready, telemetry })
+        Ok(Service {
+            receivers,
+            processors,
+            exporters,
+            extensions,
+            shutdown,
+            ready,
+            telemetry,
+        })
     }
 
     /// Starts extensions, exporters, processors, then receivers. On error, what started is shut down.
     pub async fn start(&self) -> Result<(), StartError> {
-        let order = [&self.extensions, &self.exporters, &self.processors, &self.receivers];
+        let order = [
+            &self.extensions,
+            &self.exporters,
+            &self.processors,
+            &self.receivers,
+        ];
         let mut started: Vec<&Named> = Vec::new();
         for group in order {
             for n in group.iter() {
@@ -157,7 +211,12 @@ impl Service {
     pub async fn shutdown(&self) {
         self.ready.store(false, Ordering::Relaxed);
         self.shutdown.cancel();
-        for group in [&self.receivers, &self.processors, &self.exporters, &self.extensions] {
+        for group in [
+            &self.receivers,
+            &self.processors,
+            &self.exporters,
+            &self.extensions,
+        ] {
             for n in group.iter() {
                 tracing::debug!(component = %n.id, "shutting down");
                 n.component.shutdown().await;

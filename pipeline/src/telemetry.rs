@@ -67,29 +67,58 @@ impl Telemetry {
         Telemetry::default()
     }
 
-    fn cell(&self, name: &'static str, help: &'static str, unit: &'static str, labels: &[(&'static str, &str)], gauge: bool) -> Cell {
+    fn cell(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        unit: &'static str,
+        labels: &[(&'static str, &str)],
+        gauge: bool,
+    ) -> Cell {
         let labels: Labels = labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let mut reg = match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let fam = reg.families.entry(name).or_insert_with(|| Family { help, unit, series: BTreeMap::new() });
+        let fam = reg.families.entry(name).or_insert_with(|| Family {
+            help,
+            unit,
+            series: BTreeMap::new(),
+        });
         fam.series
             .entry(labels)
-            .or_insert_with(|| if gauge { Cell::Gauge(Arc::default()) } else { Cell::Counter(Arc::default()) })
+            .or_insert_with(|| {
+                if gauge {
+                    Cell::Gauge(Arc::default())
+                } else {
+                    Cell::Counter(Arc::default())
+                }
+            })
             .clone()
     }
 
     /// A counter series (created on first use). `name` is the OpenTelemetry name, e.g.
     /// `otelcol_receiver_accepted_profile_samples`; Prometheus output adds `_total`.
-    pub fn counter(&self, name: &'static str, help: &'static str, unit: &'static str, labels: &[(&'static str, &str)]) -> Counter {
+    pub fn counter(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        unit: &'static str,
+        labels: &[(&'static str, &str)],
+    ) -> Counter {
         match self.cell(name, help, unit, labels, false) {
             Cell::Counter(c) => Counter(c),
             Cell::Gauge(_) => Counter::default(),
         }
     }
 
-    pub fn gauge(&self, name: &'static str, help: &'static str, unit: &'static str, labels: &[(&'static str, &str)]) -> Gauge {
+    pub fn gauge(
+        &self,
+        name: &'static str,
+        help: &'static str,
+        unit: &'static str,
+        labels: &[(&'static str, &str)],
+    ) -> Gauge {
         match self.cell(name, help, unit, labels, true) {
             Cell::Gauge(g) => Gauge(g),
             Cell::Counter(_) => Gauge::default(),
@@ -104,10 +133,22 @@ impl Telemetry {
         };
         let mut out = String::new();
         for (name, fam) in &reg.families {
-            let is_counter = fam.series.values().next().is_some_and(|c| matches!(c, Cell::Counter(_)));
-            let full = if is_counter { format!("{name}_total") } else { (*name).to_owned() };
+            let is_counter = fam
+                .series
+                .values()
+                .next()
+                .is_some_and(|c| matches!(c, Cell::Counter(_)));
+            let full = if is_counter {
+                format!("{name}_total")
+            } else {
+                (*name).to_owned()
+            };
             let _ = writeln!(out, "# HELP {full} {} [{}]", fam.help, fam.unit);
-            let _ = writeln!(out, "# TYPE {full} {}", if is_counter { "counter" } else { "gauge" });
+            let _ = writeln!(
+                out,
+                "# TYPE {full} {}",
+                if is_counter { "counter" } else { "gauge" }
+            );
             for (labels, cell) in &fam.series {
                 out.push_str(&full);
                 if !labels.is_empty() {
@@ -116,7 +157,10 @@ impl Telemetry {
                         if i > 0 {
                             out.push(',');
                         }
-                        let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                        let v = v
+                            .replace('\\', "\\\\")
+                            .replace('"', "\\\"")
+                            .replace('\n', "\\n");
                         let _ = write!(out, "{k}=\"{v}\"");
                     }
                     out.push('}');
@@ -139,7 +183,9 @@ impl Telemetry {
         };
         let fam = reg.families.get(name)?;
         fam.series.iter().find_map(|(l, c)| {
-            let matches = labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v));
+            let matches = labels
+                .iter()
+                .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v));
             matches.then(|| match c {
                 Cell::Counter(c) => i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX),
                 Cell::Gauge(g) => g.load(Ordering::Relaxed),
@@ -150,21 +196,35 @@ impl Telemetry {
 
 /// Binds `addr` and serves `GET /metrics` until `stop` fires. Binding errors (e.g. the port is in
 /// use) are returned before anything is served.
-pub async fn serve_metrics(telemetry: Telemetry, addr: &str, stop: CancellationToken) -> std::io::Result<SocketAddr> {
+pub async fn serve_metrics(
+    telemetry: Telemetry,
+    addr: &str,
+    stop: CancellationToken,
+) -> std::io::Result<SocketAddr> {
     use axum::routing::get;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot serve internal metrics on {addr}: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot serve internal metrics on {addr}: {e}"),
+        )
+    })?;
     let local = listener.local_addr()?;
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
             let t = telemetry.clone();
-            async move { ([("content-type", "text/plain; version=0.0.4; charset=utf-8")], t.render()) }
+            async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    t.render(),
+                )
+            }
         }),
     );
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
     });
     Ok(local)
 }

@@ -38,13 +38,19 @@ impl BatchConfig {
     pub fn load(section: &Section) -> Result<BatchConfig, ConfigError> {
         let mut cfg: BatchConfig = section.decode()?;
         if cfg.send_batch_max_size > 0 && cfg.send_batch_max_size < cfg.send_batch_size {
-            return Err(section.error("send_batch_max_size", "must be greater than or equal to send_batch_size"));
+            return Err(section.error(
+                "send_batch_max_size",
+                "must be greater than or equal to send_batch_size",
+            ));
         }
         if cfg.send_batch_size == 0 {
             return Err(section.error("send_batch_size", "must be greater than 0"));
         }
         if !cfg.metadata_keys.is_empty() && cfg.metadata_cardinality_limit == 0 {
-            return Err(section.error("metadata_cardinality_limit", "must be greater than 0 when metadata_keys are set"));
+            return Err(section.error(
+                "metadata_cardinality_limit",
+                "must be greater than 0 when metadata_keys are set",
+            ));
         }
         for k in &mut cfg.metadata_keys {
             *k = k.to_ascii_lowercase();

@@ -11,7 +11,10 @@ use std::time::SystemTime;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::{BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter, ProcessorFactory, StartError};
+use profcol_pipeline::{
+    BuildError, Built, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
+    ProcessorFactory, StartError,
+};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -34,7 +37,12 @@ impl ProcessorFactory for BatchFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         BatchConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Built, BuildError> {
         let cfg = BatchConfig::load(section)?;
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
@@ -43,9 +51,24 @@ impl ProcessorFactory for BatchFactory {
             next,
             shards: Mutex::new(HashMap::new()),
             counters: ItemCounters::new(t, &id),
-            size_trigger: t.counter("otelcol_processor_batch_batch_size_trigger_send", "Number of times the batch was sent due to a size trigger.", "{time}", &[("processor", &id)]),
-            timeout_trigger: t.counter("otelcol_processor_batch_timeout_trigger_send", "Number of times the batch was sent due to a timeout trigger.", "{time}", &[("processor", &id)]),
-            dropped: t.counter("profcol_processor_dropped_profile_samples", "Samples a processor dropped because the next component refused them.", "{sample}", &[("processor", &id)]),
+            size_trigger: t.counter(
+                "otelcol_processor_batch_batch_size_trigger_send",
+                "Number of times the batch was sent due to a size trigger.",
+                "{time}",
+                &[("processor", &id)],
+            ),
+            timeout_trigger: t.counter(
+                "otelcol_processor_batch_timeout_trigger_send",
+                "Number of times the batch was sent due to a timeout trigger.",
+                "{time}",
+                &[("processor", &id)],
+            ),
+            dropped: t.counter(
+                "profcol_processor_dropped_profile_samples",
+                "Samples a processor dropped because the next component refused them.",
+                "{sample}",
+                &[("processor", &id)],
+            ),
             stop: CancellationToken::new(),
             task: Mutex::new(None),
             id,
@@ -78,19 +101,31 @@ pub struct BatchProcessor {
 
 impl BatchProcessor {
     fn key(&self, batch: &Batch) -> ShardKey {
-        self.cfg.metadata_keys.iter().map(|k| (k.clone(), batch.metadata(k).to_vec())).collect()
+        self.cfg
+            .metadata_keys
+            .iter()
+            .map(|k| (k.clone(), batch.metadata(k).to_vec()))
+            .collect()
     }
 
     /// Turns a shard into batches no larger than `send_batch_max_size`.
     fn finish(&self, shard: Shard) -> Vec<Batch> {
         let req = shard.builder.finish();
-        let ctx = RequestContext { metadata: shard.metadata, received: shard.received };
-        let parts = if self.cfg.send_batch_max_size > 0 && profcol_pdata::sample_count(&req) > self.cfg.send_batch_max_size {
+        let ctx = RequestContext {
+            metadata: shard.metadata,
+            received: shard.received,
+        };
+        let parts = if self.cfg.send_batch_max_size > 0
+            && profcol_pdata::sample_count(&req) > self.cfg.send_batch_max_size
+        {
             profcol_pdata::split(&req, self.cfg.send_batch_max_size)
         } else {
             vec![req]
         };
-        parts.into_iter().map(|p| Batch::new(p, ctx.clone())).collect()
+        parts
+            .into_iter()
+            .map(|p| Batch::new(p, ctx.clone()))
+            .collect()
     }
 
     async fn send(&self, batches: Vec<Batch>) -> Result<(), ConsumeError> {
@@ -116,7 +151,11 @@ impl BatchProcessor {
             Ok(s) => s,
             Err(p) => p.into_inner(),
         };
-        let keys: Vec<ShardKey> = shards.iter().filter(|(_, s)| all || s.deadline <= now).map(|(k, _)| k.clone()).collect();
+        let keys: Vec<ShardKey> = shards
+            .iter()
+            .filter(|(_, s)| all || s.deadline <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
         keys.into_iter().filter_map(|k| shards.remove(&k)).collect()
     }
 
@@ -130,7 +169,9 @@ impl BatchProcessor {
 
     async fn run_timer(self: Arc<Self>) {
         loop {
-            let wake = self.next_deadline().unwrap_or_else(|| Instant::now() + self.cfg.timeout);
+            let wake = self
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
             tokio::select! {
                 _ = self.stop.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => {}
@@ -156,7 +197,9 @@ impl Consumer for BatchProcessor {
                     Ok(s) => s,
                     Err(p) => p.into_inner(),
                 };
-                if !shards.contains_key(&key) && shards.len() >= self.cfg.metadata_cardinality_limit.max(1) {
+                if !shards.contains_key(&key)
+                    && shards.len() >= self.cfg.metadata_cardinality_limit.max(1)
+                {
                     return Err(ConsumeError::Permanent(format!(
                         "too many batcher metadata-value combinations (limit {})",
                         self.cfg.metadata_cardinality_limit
@@ -169,7 +212,11 @@ impl Consumer for BatchProcessor {
                     received: batch.context.received,
                 });
                 shard.builder.push_request(&batch.request);
-                if shard.builder.sample_count() >= self.cfg.send_batch_size { shards.remove(&key) } else { None }
+                if shard.builder.sample_count() >= self.cfg.send_batch_size {
+                    shards.remove(&key)
+                } else {
+                    None
+                }
             };
             match ready {
                 Some(shard) => {

@@ -52,10 +52,16 @@ impl MemoryLimiterConfig {
             return Err(section.error("check_interval", "must be greater than zero (e.g. 1s)"));
         }
         if cfg.limit_mib == 0 && cfg.limit_percentage == 0 {
-            return Err(section.error("limit_mib", "one of limit_mib or limit_percentage must be greater than zero"));
+            return Err(section.error(
+                "limit_mib",
+                "one of limit_mib or limit_percentage must be greater than zero",
+            ));
         }
         if cfg.limit_mib > 0 && cfg.limit_percentage > 0 {
-            return Err(section.error("limit_percentage", "set only one of limit_mib and limit_percentage"));
+            return Err(section.error(
+                "limit_percentage",
+                "set only one of limit_mib and limit_percentage",
+            ));
         }
         if cfg.limit_mib > 0 && cfg.spike_limit_mib >= cfg.limit_mib {
             return Err(section.error("spike_limit_mib", "must be smaller than limit_mib"));
@@ -64,7 +70,10 @@ impl MemoryLimiterConfig {
             return Err(section.error("limit_percentage", "percentages must be at most 100"));
         }
         if cfg.limit_percentage > 0 && cfg.spike_limit_percentage >= cfg.limit_percentage {
-            return Err(section.error("spike_limit_percentage", "must be smaller than limit_percentage"));
+            return Err(section.error(
+                "spike_limit_percentage",
+                "must be smaller than limit_percentage",
+            ));
         }
         Ok(cfg)
     }
@@ -73,12 +82,26 @@ impl MemoryLimiterConfig {
     pub fn limits(&self, total_memory: u64) -> Limits {
         const MIB: u64 = 1 << 20;
         let (hard, spike) = if self.limit_mib > 0 {
-            let spike = if self.spike_limit_mib > 0 { self.spike_limit_mib } else { self.limit_mib / 5 };
+            let spike = if self.spike_limit_mib > 0 {
+                self.spike_limit_mib
+            } else {
+                self.limit_mib / 5
+            };
             (self.limit_mib * MIB, spike * MIB)
         } else {
-            let spike_pct = if self.spike_limit_percentage > 0 { self.spike_limit_percentage } else { self.limit_percentage / 5 };
-            (total_memory / 100 * self.limit_percentage, total_memory / 100 * spike_pct)
+            let spike_pct = if self.spike_limit_percentage > 0 {
+                self.spike_limit_percentage
+            } else {
+                self.limit_percentage / 5
+            };
+            (
+                total_memory / 100 * self.limit_percentage,
+                total_memory / 100 * spike_pct,
+            )
         };
-        Limits { hard, soft: hard.saturating_sub(spike) }
+        Limits {
+            hard,
+            soft: hard.saturating_sub(spike),
+        }
     }
 }

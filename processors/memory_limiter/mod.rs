@@ -11,7 +11,10 @@ use std::time::Duration;
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::{BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter, ProcessorFactory, StartError};
+use profcol_pipeline::{
+    BuildError, Built, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
+    ProcessorFactory, StartError,
+};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{Limits, MemoryLimiterConfig};
@@ -23,7 +26,9 @@ pub type UsageFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Resident set size of this process from `/proc/self/status` (0 where unavailable).
 pub fn process_rss() -> u64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else { return 0 };
+    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
@@ -32,10 +37,10 @@ pub fn process_rss() -> u64 {
 
 /// Memory available to the process: the cgroup v2 limit when set, else the machine's total.
 pub fn total_memory() -> u64 {
-    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max") {
-        if let Ok(v) = s.trim().parse::<u64>() {
-            return v;
-        }
+    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        && let Ok(v) = s.trim().parse::<u64>()
+    {
+        return v;
     }
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -55,14 +60,24 @@ impl ProcessorFactory for MemoryLimiterFactory {
             kind: Kind::Processor,
             ty: "memory_limiter",
             aliases: &[],
-            signals: &[Signal::Traces, Signal::Metrics, Signal::Logs, Signal::Profiles],
+            signals: &[
+                Signal::Traces,
+                Signal::Metrics,
+                Signal::Logs,
+                Signal::Profiles,
+            ],
             description: "refuses data (retryable) while process memory is above the soft limit",
         }
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigError> {
         MemoryLimiterConfig::load(section).map(|_| ())
     }
-    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<(Arc<dyn Consumer>, Box<dyn Component>), BuildError> {
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Built, BuildError> {
         let cfg = MemoryLimiterConfig::load(section)?;
         let p = MemoryLimiter::new(&ctx, cfg, next, Arc::new(process_rss), total_memory());
         Ok((p.clone(), Box::new(LimiterComponent(p))))
@@ -83,7 +98,13 @@ pub struct MemoryLimiter {
 }
 
 impl MemoryLimiter {
-    pub fn new(ctx: &Context, cfg: MemoryLimiterConfig, next: Arc<dyn Consumer>, usage: UsageFn, total: u64) -> Arc<MemoryLimiter> {
+    pub fn new(
+        ctx: &Context,
+        cfg: MemoryLimiterConfig,
+        next: Arc<dyn Consumer>,
+        usage: UsageFn,
+        total: u64,
+    ) -> Arc<MemoryLimiter> {
         let id = ctx.id.to_string();
         let limits = cfg.limits(total);
         Arc::new(MemoryLimiter {
@@ -93,7 +114,12 @@ impl MemoryLimiter {
             over: AtomicBool::new(false),
             last_usage: AtomicU64::new(0),
             counters: ItemCounters::new(&ctx.telemetry, &id),
-            refused: ctx.telemetry.counter("profcol_processor_memory_limiter_refused_profile_samples", "Samples refused because memory was above the soft limit.", "{sample}", &[("processor", &id)]),
+            refused: ctx.telemetry.counter(
+                "profcol_processor_memory_limiter_refused_profile_samples",
+                "Samples refused because memory was above the soft limit.",
+                "{sample}",
+                &[("processor", &id)],
+            ),
             stop: CancellationToken::new(),
             cfg,
             id,

@@ -30,23 +30,36 @@ impl OtlpReceiverConfig {
     pub fn load(section: &Section) -> Result<OtlpReceiverConfig, ConfigError> {
         let mut cfg: OtlpReceiverConfig = section.decode()?;
         if cfg.protocols.grpc.is_none() && cfg.protocols.http.is_none() {
-            return Err(section.error("protocols", "must specify at least one protocol (grpc or http)"));
+            return Err(section.error(
+                "protocols",
+                "must specify at least one protocol (grpc or http)",
+            ));
         }
         if let Some(g) = &mut cfg.protocols.grpc {
             if g.endpoint.is_empty() {
                 g.endpoint = DEFAULT_GRPC_ENDPOINT.into();
             }
             if g.transport != "tcp" {
-                return Err(section.error("protocols.grpc.transport", format!("transport {:?} is not supported; use \"tcp\"", g.transport)));
+                return Err(section.error(
+                    "protocols.grpc.transport",
+                    format!("transport {:?} is not supported; use \"tcp\"", g.transport),
+                ));
             }
             if g.auth.is_some() {
-                return Err(section.error("protocols.grpc.auth", "authenticator extensions are not supported yet"));
+                return Err(section.error(
+                    "protocols.grpc.auth",
+                    "authenticator extensions are not supported yet",
+                ));
             }
             if g.max_recv_msg_size_mib == Some(0) {
-                return Err(section.error("protocols.grpc.max_recv_msg_size_mib", "must be greater than 0"));
+                return Err(section.error(
+                    "protocols.grpc.max_recv_msg_size_mib",
+                    "must be greater than 0",
+                ));
             }
             if let Some(tls) = &g.tls {
-                tls.identity().map_err(|e| section.error("protocols.grpc.tls", e))?;
+                tls.identity()
+                    .map_err(|e| section.error("protocols.grpc.tls", e))?;
             }
         }
         if let Some(h) = &mut cfg.protocols.http {
@@ -57,14 +70,22 @@ impl OtlpReceiverConfig {
                 return Err(section.error("protocols.http.tls", "TLS on the OTLP/HTTP server is not supported yet; terminate TLS in front of profcol or use gRPC with tls"));
             }
             if h.auth.is_some() {
-                return Err(section.error("protocols.http.auth", "authenticator extensions are not supported yet"));
+                return Err(section.error(
+                    "protocols.http.auth",
+                    "authenticator extensions are not supported yet",
+                ));
             }
             if h.max_request_body_size == 0 {
-                return Err(section.error("protocols.http.max_request_body_size", "must be greater than 0"));
+                return Err(section.error(
+                    "protocols.http.max_request_body_size",
+                    "must be greater than 0",
+                ));
             }
             match &h.profiles_url_path {
                 Some(p) if !p.starts_with('/') => {
-                    return Err(section.error("protocols.http.profiles_url_path", "must start with '/'"));
+                    return Err(
+                        section.error("protocols.http.profiles_url_path", "must start with '/'")
+                    );
                 }
                 None => h.profiles_url_path = Some(DEFAULT_PROFILES_PATH.into()),
                 _ => {}

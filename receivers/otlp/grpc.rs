@@ -10,19 +10,20 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::{Buf, Bytes};
-use prost::Message;
 use profcol_pdata::collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
 use profcol_pipeline::ConsumeError;
 use profcol_pipeline::consumer::BoxFuture;
+use prost::Message;
+use tokio_util::sync::CancellationToken;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Status, body::Body as TonicBody};
-use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, IngestError, Transport};
 use crate::server_config::GrpcServerConfig;
 
 pub const SERVICE: &str = "opentelemetry.proto.collector.profiles.v1development.ProfilesService";
-pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
+pub const EXPORT_PATH: &str =
+    "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
 
 /// Decodes to raw bytes, encodes responses with prost.
 #[derive(Default, Clone, Copy)]
@@ -48,7 +49,8 @@ impl Encoder for ResponseEncoder {
     type Item = ExportProfilesServiceResponse;
     type Error = Status;
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst).map_err(|e| Status::internal(format!("encoding response: {e}")))
+        item.encode(dst)
+            .map_err(|e| Status::internal(format!("encoding response: {e}")))
     }
 }
 
@@ -65,7 +67,9 @@ fn status_of(e: IngestError) -> Status {
     match e {
         IngestError::Invalid(m) => Status::invalid_argument(m),
         IngestError::Refused(ConsumeError::Permanent(m)) => Status::invalid_argument(m),
-        IngestError::Refused(ConsumeError::Retryable { message, .. }) => Status::unavailable(message),
+        IngestError::Refused(ConsumeError::Retryable { message, .. }) => {
+            Status::unavailable(message)
+        }
     }
 }
 
@@ -77,7 +81,8 @@ struct ExportMethod {
 
 impl tonic::server::UnaryService<Bytes> for ExportMethod {
     type Response = ExportProfilesServiceResponse;
-    type Future = BoxFuture<'static, Result<tonic::Response<ExportProfilesServiceResponse>, Status>>;
+    type Future =
+        BoxFuture<'static, Result<tonic::Response<ExportProfilesServiceResponse>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let ingest = self.ingest.clone();
@@ -87,17 +92,29 @@ impl tonic::server::UnaryService<Bytes> for ExportMethod {
             if include_metadata {
                 for (k, v) in request.metadata().clone().into_headers().iter() {
                     if let Ok(v) = v.to_str() {
-                        metadata.entry(k.as_str().to_ascii_lowercase()).or_insert_with(Vec::new).push(v.to_owned());
+                        metadata
+                            .entry(k.as_str().to_ascii_lowercase())
+                            .or_insert_with(Vec::new)
+                            .push(v.to_owned());
                     }
                 }
             }
-            let agent = request.metadata().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let agent = request
+                .metadata()
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let bytes = request.into_inner();
             let req = ExportProfilesServiceRequest::decode(bytes.clone()).map_err(|e| {
                 tracing::warn!(user_agent = %agent, error = %e, "undecodable OTLP profiles request (is the sender on an older OTLP profiles layout?)");
                 Status::invalid_argument(format!("cannot decode ExportProfilesServiceRequest: {e}"))
             })?;
-            ingest.export(req, Some(bytes), metadata, Transport::Grpc).await.map(tonic::Response::new).map_err(status_of)
+            ingest
+                .export(req, Some(bytes), metadata, Transport::Grpc)
+                .await
+                .map(tonic::Response::new)
+                .map_err(status_of)
         })
     }
 }
@@ -131,7 +148,10 @@ where
         let max = self.max_bytes;
         Box::pin(async move {
             if req.uri().path() != EXPORT_PATH {
-                return Ok(Status::unimplemented(format!("unknown method {}", req.uri().path())).into_http());
+                return Ok(
+                    Status::unimplemented(format!("unknown method {}", req.uri().path()))
+                        .into_http(),
+                );
             }
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .accept_compressed(CompressionEncoding::Gzip)
@@ -146,36 +166,54 @@ where
 }
 
 /// Binds and serves until `stop` fires; returns the server task.
-pub(super) async fn serve(cfg: GrpcServerConfig, ingest: Arc<Ingest>, stop: CancellationToken) -> Result<tokio::task::JoinHandle<()>, String> {
+pub(super) async fn serve(
+    cfg: GrpcServerConfig,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
         .await
         .map_err(|e| format!("cannot listen for OTLP/gRPC on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let svc = ProfilesService { method: ExportMethod { ingest, include_metadata: cfg.include_metadata }, max_bytes: cfg.max_recv_bytes() };
+    let svc = ProfilesService {
+        method: ExportMethod {
+            ingest,
+            include_metadata: cfg.include_metadata,
+        },
+        max_bytes: cfg.max_recv_bytes(),
+    };
     let mut builder = tonic::transport::Server::builder();
     if let Some(n) = cfg.max_concurrent_streams {
         builder = builder.max_concurrent_streams(n);
     }
     if let Some(tls) = &cfg.tls {
         let (cert, key) = tls.identity()?;
-        let mut t = tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(cert, key));
+        let mut t = tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(cert, key));
         if let Some(ca) = tls.client_ca()? {
             t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
         }
-        builder = builder.tls_config(t).map_err(|e| format!("invalid tls settings: {e}"))?;
+        builder = builder
+            .tls_config(t)
+            .map_err(|e| format!("invalid tls settings: {e}"))?;
     }
     let incoming = tokio_stream_listener(listener);
     let router = builder.add_service(svc);
     tracing::info!(endpoint = %local, "OTLP/gRPC receiver listening");
     Ok(tokio::spawn(async move {
-        if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop.cancelled_owned()).await {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+            .await
+        {
             tracing::error!(error = %e, "OTLP/gRPC server failed");
         }
     }))
 }
 
 /// Accepted connections as the stream tonic wants.
-fn tokio_stream_listener(listener: tokio::net::TcpListener) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> {
+fn tokio_stream_listener(
+    listener: tokio::net::TcpListener,
+) -> impl futures::Stream<Item = Result<tokio::net::TcpStream, std::io::Error>> {
     futures::stream::unfold(listener, |l| async move {
         let r = l.accept().await.map(|(s, _)| {
             let _ = s.set_nodelay(true);

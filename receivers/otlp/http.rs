@@ -9,9 +9,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use prost::Message;
 use profcol_pdata::collector::ExportProfilesServiceRequest;
 use profcol_pipeline::ConsumeError;
+use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, IngestError, Transport};
@@ -49,7 +49,12 @@ struct AppState {
 
 fn media_type(headers: &HeaderMap) -> Option<Encoding> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let mt = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mt = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match mt.as_str() {
         "application/x-protobuf" | "application/protobuf" => Some(Encoding::Proto),
         "application/json" => Some(Encoding::Json),
@@ -57,9 +62,19 @@ fn media_type(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-fn error_response(state: &AppState, status: StatusCode, grpc_code: i32, enc: Encoding, message: &str) -> Response {
+fn error_response(
+    state: &AppState,
+    status: StatusCode,
+    grpc_code: i32,
+    enc: Encoding,
+    message: &str,
+) -> Response {
     let body = match enc {
-        Encoding::Proto => RpcStatus { code: grpc_code, message: message.to_owned() }.encode_to_vec(),
+        Encoding::Proto => RpcStatus {
+            code: grpc_code,
+            message: message.to_owned(),
+        }
+        .encode_to_vec(),
         Encoding::Json => profcol_pdata::json::encode_status(grpc_code, message),
     };
     let mut resp = (status, [(header::CONTENT_TYPE, enc.content_type())], body).into_response();
@@ -69,7 +84,10 @@ fn error_response(state: &AppState, status: StatusCode, grpc_code: i32, enc: Enc
 
 fn add_headers(state: &AppState, resp: &mut Response) {
     for (k, v) in &state.cfg.response_headers {
-        if let (Ok(k), Ok(v)) = (header::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(v),
+        ) {
             resp.headers_mut().insert(k, v);
         }
     }
@@ -77,11 +95,16 @@ fn add_headers(state: &AppState, resp: &mut Response) {
 
 async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let Some(enc) = media_type(&headers) else {
-        let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("(none)");
+        let ct = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(none)");
         let mut resp = (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             [(header::CONTENT_TYPE, "text/plain")],
-            format!("unsupported Content-Type {ct:?}; use application/x-protobuf or application/json"),
+            format!(
+                "unsupported Content-Type {ct:?}; use application/x-protobuf or application/json"
+            ),
         )
             .into_response();
         add_headers(&state, &mut resp);
@@ -92,31 +115,68 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     let raw = match http_body_util::Limited::new(body, limit).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) => {
-            let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+            let too_large = e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some();
             return if too_large {
-                error_response(&state, StatusCode::PAYLOAD_TOO_LARGE, 8, enc, &format!("request body exceeds the limit of {limit} bytes"))
+                error_response(
+                    &state,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    8,
+                    enc,
+                    &format!("request body exceeds the limit of {limit} bytes"),
+                )
             } else {
-                error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &format!("reading request body: {e}"))
+                error_response(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    3,
+                    enc,
+                    &format!("reading request body: {e}"),
+                )
             };
         }
     };
-    let encoding = headers.get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let identity = encoding.is_empty() || encoding.eq_ignore_ascii_case("identity");
-    let plain: Bytes = match if identity { Ok(Vec::new()) } else { decompress(&encoding, &raw, limit) } {
+    let plain: Bytes = match if identity {
+        Ok(Vec::new())
+    } else {
+        decompress(&encoding, &raw, limit)
+    } {
         Ok(_) if identity => raw,
         Ok(b) => Bytes::from(b),
         Err(DecompressError::TooLarge(l)) => {
-            return error_response(&state, StatusCode::PAYLOAD_TOO_LARGE, 8, enc, &format!("decompressed request body exceeds the limit of {l} bytes"));
+            return error_response(
+                &state,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                8,
+                enc,
+                &format!("decompressed request body exceeds the limit of {l} bytes"),
+            );
         }
         Err(e) => return error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &e.to_string()),
     };
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let (req, encoded) = match enc {
         Encoding::Proto => match ExportProfilesServiceRequest::decode(plain.clone()) {
             Ok(r) => (r, Some(plain)),
             Err(e) => {
                 tracing::warn!(user_agent = %agent, error = %e, "undecodable OTLP/HTTP profiles request");
-                return error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &format!("cannot decode ExportProfilesServiceRequest: {e}"));
+                return error_response(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    3,
+                    enc,
+                    &format!("cannot decode ExportProfilesServiceRequest: {e}"),
+                );
             }
         },
         Encoding::Json => match profcol_pdata::json::decode_request(&plain) {
@@ -131,24 +191,39 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     if state.cfg.include_metadata {
         for (k, v) in &headers {
             if let Ok(v) = v.to_str() {
-                metadata.entry(k.as_str().to_ascii_lowercase()).or_insert_with(Vec::new).push(v.to_owned());
+                metadata
+                    .entry(k.as_str().to_ascii_lowercase())
+                    .or_insert_with(Vec::new)
+                    .push(v.to_owned());
             }
         }
     }
-    match state.ingest.export(req, encoded, metadata, Transport::Http).await {
+    match state
+        .ingest
+        .export(req, encoded, metadata, Transport::Http)
+        .await
+    {
         Ok(resp) => {
             let body = match enc {
                 Encoding::Proto => resp.encode_to_vec(),
                 Encoding::Json => profcol_pdata::json::encode_response(&resp),
             };
-            let mut r = (StatusCode::OK, [(header::CONTENT_TYPE, enc.content_type())], body).into_response();
+            let mut r = (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, enc.content_type())],
+                body,
+            )
+                .into_response();
             add_headers(&state, &mut r);
             r
         }
         Err(IngestError::Invalid(m)) | Err(IngestError::Refused(ConsumeError::Permanent(m))) => {
             error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &m)
         }
-        Err(IngestError::Refused(ConsumeError::Retryable { message, retry_after })) => {
+        Err(IngestError::Refused(ConsumeError::Retryable {
+            message,
+            retry_after,
+        })) => {
             let mut r = error_response(&state, StatusCode::SERVICE_UNAVAILABLE, 14, enc, &message);
             let secs = retry_after.map(|d| d.as_secs().max(1)).unwrap_or(1);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
@@ -160,23 +235,44 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
 }
 
 async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST"), (header::CONTENT_TYPE, "text/plain")], "405 method not allowed, supported: [POST]").into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        [
+            (header::ALLOW, "POST"),
+            (header::CONTENT_TYPE, "text/plain"),
+        ],
+        "405 method not allowed, supported: [POST]",
+    )
+        .into_response()
 }
 
 /// Binds and serves until `stop` fires; returns the server task.
-pub(super) async fn serve(cfg: HttpServerConfig, ingest: Arc<Ingest>, stop: CancellationToken) -> Result<tokio::task::JoinHandle<()>, String> {
+pub(super) async fn serve(
+    cfg: HttpServerConfig,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
         .await
         .map_err(|e| format!("cannot listen for OTLP/HTTP on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let path = cfg.profiles_url_path.clone().unwrap_or_else(|| super::config::DEFAULT_PROFILES_PATH.into());
+    let path = cfg
+        .profiles_url_path
+        .clone()
+        .unwrap_or_else(|| super::config::DEFAULT_PROFILES_PATH.into());
     let state = Arc::new(AppState { ingest, cfg });
     let app = axum::Router::new()
-        .route(&path, axum::routing::post(export).fallback(method_not_allowed))
+        .route(
+            &path,
+            axum::routing::post(export).fallback(method_not_allowed),
+        )
         .with_state(state);
     tracing::info!(endpoint = %local, path = %path, "OTLP/HTTP receiver listening");
     Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
             tracing::error!(error = %e, "OTLP/HTTP server failed");
         }
     }))

@@ -10,10 +10,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use profcol_config::{ConfigError, Kind, Section, Signal};
-use profcol_pdata::collector::{ExportProfilesPartialSuccess, ExportProfilesServiceRequest, ExportProfilesServiceResponse};
+use profcol_pdata::collector::{
+    ExportProfilesPartialSuccess, ExportProfilesServiceRequest, ExportProfilesServiceResponse,
+};
 use profcol_pdata::{Batch, RequestContext, ValidationOptions};
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::{BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter, ReceiverFactory, StartError};
+use profcol_pipeline::{
+    BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
+    ReceiverFactory, StartError,
+};
 use tokio_util::sync::CancellationToken;
 
 pub use config::OtlpReceiverConfig;
@@ -35,9 +40,20 @@ impl ReceiverFactory for OtlpReceiverFactory {
         OtlpReceiverConfig::load(section).map(|_| ())
     }
 
-    fn create(&self, ctx: Context, section: &Section, next: Arc<dyn Consumer>) -> Result<Box<dyn Component>, BuildError> {
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Box<dyn Component>, BuildError> {
         let cfg = OtlpReceiverConfig::load(section)?;
-        Ok(Box::new(OtlpReceiver { cfg, ingest: Arc::new(Ingest::new(&ctx, next)), stop: CancellationToken::new(), tasks: Default::default(), ctx }))
+        Ok(Box::new(OtlpReceiver {
+            cfg,
+            ingest: Arc::new(Ingest::new(&ctx, next)),
+            stop: CancellationToken::new(),
+            tasks: Default::default(),
+            ctx,
+        }))
     }
 }
 
@@ -79,13 +95,47 @@ impl Ingest {
             let l = [("receiver", id.as_str()), ("transport", transport)];
             let t = &ctx.telemetry;
             TransportMetrics {
-                accepted: t.counter("otelcol_receiver_accepted_profile_samples", "Number of profile samples successfully pushed into the pipeline.", "{sample}", &l),
-                refused: t.counter("otelcol_receiver_refused_profile_samples", "Number of profile samples that could not be pushed into the pipeline.", "{sample}", &l),
-                requests_ok: t.counter("otelcol_receiver_requests", "Number of requests received.", "{request}", &[("receiver", id.as_str()), ("transport", transport), ("outcome", "success")]),
-                requests_err: t.counter("otelcol_receiver_requests", "Number of requests received.", "{request}", &[("receiver", id.as_str()), ("transport", transport), ("outcome", "failure")]),
+                accepted: t.counter(
+                    "otelcol_receiver_accepted_profile_samples",
+                    "Number of profile samples successfully pushed into the pipeline.",
+                    "{sample}",
+                    &l,
+                ),
+                refused: t.counter(
+                    "otelcol_receiver_refused_profile_samples",
+                    "Number of profile samples that could not be pushed into the pipeline.",
+                    "{sample}",
+                    &l,
+                ),
+                requests_ok: t.counter(
+                    "otelcol_receiver_requests",
+                    "Number of requests received.",
+                    "{request}",
+                    &[
+                        ("receiver", id.as_str()),
+                        ("transport", transport),
+                        ("outcome", "success"),
+                    ],
+                ),
+                requests_err: t.counter(
+                    "otelcol_receiver_requests",
+                    "Number of requests received.",
+                    "{request}",
+                    &[
+                        ("receiver", id.as_str()),
+                        ("transport", transport),
+                        ("outcome", "failure"),
+                    ],
+                ),
             }
         };
-        Ingest { next, grpc: m("grpc"), http: m("http"), opts: ValidationOptions::default(), id }
+        Ingest {
+            next,
+            grpc: m("grpc"),
+            http: m("http"),
+            opts: ValidationOptions::default(),
+            id,
+        }
     }
 
     fn metrics(&self, t: Transport) -> &TransportMetrics {
@@ -128,11 +178,20 @@ impl Ingest {
         if samples == 0 {
             // Nothing to forward: answer success as the OTLP spec asks, and count it.
             m.requests_ok.add(1);
-            return Ok(ExportProfilesServiceResponse { partial_success: partial });
+            return Ok(ExportProfilesServiceResponse {
+                partial_success: partial,
+            });
         }
         // The original bytes are only reusable when validation changed nothing.
-        let unchanged = report.rejected_profiles == 0 && !had_references && report.malformed_zero_entries == 0;
-        let mut batch = Batch::new(req, RequestContext { metadata, received: std::time::SystemTime::now() });
+        let unchanged =
+            report.rejected_profiles == 0 && !had_references && report.malformed_zero_entries == 0;
+        let mut batch = Batch::new(
+            req,
+            RequestContext {
+                metadata,
+                received: std::time::SystemTime::now(),
+            },
+        );
         if let (Some(enc), true) = (encoded, unchanged) {
             batch = batch.with_encoded(enc);
         }
@@ -140,7 +199,9 @@ impl Ingest {
             Ok(()) => {
                 m.accepted.add(samples);
                 m.requests_ok.add(1);
-                Ok(ExportProfilesServiceResponse { partial_success: partial })
+                Ok(ExportProfilesServiceResponse {
+                    partial_success: partial,
+                })
             }
             Err(e) => {
                 m.refused.add(samples);
@@ -157,7 +218,8 @@ impl Ingest {
 fn uses_references(req: &ExportProfilesServiceRequest) -> bool {
     use profcol_pdata::common::{AnyValue, KeyValue, any_value::Value};
     fn kv(list: &[KeyValue]) -> bool {
-        list.iter().any(|k| k.key_strindex != 0 || k.value.as_ref().is_some_and(val))
+        list.iter()
+            .any(|k| k.key_strindex != 0 || k.value.as_ref().is_some_and(val))
     }
     fn val(v: &AnyValue) -> bool {
         match &v.value {
@@ -169,7 +231,10 @@ fn uses_references(req: &ExportProfilesServiceRequest) -> bool {
     }
     req.resource_profiles.iter().any(|rp| {
         rp.resource.as_ref().is_some_and(|r| kv(&r.attributes))
-            || rp.scope_profiles.iter().any(|sp| sp.scope.as_ref().is_some_and(|s| kv(&s.attributes)))
+            || rp
+                .scope_profiles
+                .iter()
+                .any(|sp| sp.scope.as_ref().is_some_and(|s| kv(&s.attributes)))
     })
 }
 
@@ -186,10 +251,18 @@ impl Component for OtlpReceiver {
         Box::pin(async move {
             let mut handles = Vec::new();
             if let Some(g) = &self.cfg.protocols.grpc {
-                handles.push(grpc::serve(g.clone(), self.ingest.clone(), self.stop.clone()).await.map_err(|e| StartError::new(&self.ctx.id, e))?);
+                handles.push(
+                    grpc::serve(g.clone(), self.ingest.clone(), self.stop.clone())
+                        .await
+                        .map_err(|e| StartError::new(&self.ctx.id, e))?,
+                );
             }
             if let Some(h) = &self.cfg.protocols.http {
-                handles.push(http::serve(h.clone(), self.ingest.clone(), self.stop.clone()).await.map_err(|e| StartError::new(&self.ctx.id, e))?);
+                handles.push(
+                    http::serve(h.clone(), self.ingest.clone(), self.stop.clone())
+                        .await
+                        .map_err(|e| StartError::new(&self.ctx.id, e))?,
+                );
             }
             if let Ok(mut t) = self.tasks.lock() {
                 t.extend(handles);
