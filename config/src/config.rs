@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{ConfigError, Loc, Warning};
+use crate::error::{ConfigError, Loc, Location, Warning};
 use crate::ids::{ComponentId, Kind, PipelineId};
 use crate::section::{LineMap, Section};
 use crate::yaml::{Entry, Node, Value, join_index, join_key, to_json};
@@ -53,6 +53,13 @@ pub struct Config {
     pub service_extensions: Vec<ComponentId>,
     pub pipelines: BTreeMap<PipelineId, PipelineConfig>,
     pub telemetry: TelemetryConfig,
+    /// Where the parts of `service` that are not [`Section`]s were written, by key path:
+    /// `service`, `service.extensions`, `service.extensions[0]`, `service.pipelines`,
+    /// `service.pipelines.profiles` (pipeline IDs in their canonical `signal[/name]` form),
+    /// `service.pipelines.profiles.exporters` and `service.pipelines.profiles.exporters[1]`.
+    /// A list index is the position in the corresponding `Vec` of this `Config`.
+    /// See [`Config::location_of`].
+    pub locations: BTreeMap<String, Location>,
 }
 
 impl Config {
@@ -77,6 +84,29 @@ impl Config {
             Kind::Connector => &mut self.connectors,
         }
     }
+
+    /// Where `path` was written: its own entry in [`Config::locations`] or, when it has none
+    /// (e.g. a pipeline without an `exporters` key), that of its nearest enclosing path that
+    /// has one. `None` when no enclosing path was written either.
+    pub fn location_of(&self, path: &str) -> Option<&Location> {
+        let mut path = path;
+        loop {
+            if let Some(loc) = self.locations.get(path) {
+                return Some(loc);
+            }
+            path = parent_path(path)?;
+        }
+    }
+}
+
+/// `a.b[2]` → `a.b` → `a`; `None` for a path without a parent.
+fn parent_path(path: &str) -> Option<&str> {
+    let cut = if path.ends_with(']') {
+        path.rfind('[')
+    } else {
+        path.rfind('.')
+    };
+    cut.map(|i| &path[..i])
 }
 
 const TOP_LEVEL_KEYS: &str = "receivers, processors, exporters, connectors, extensions or service";
@@ -122,6 +152,7 @@ impl Builder {
                 "connectors" => Kind::Connector,
                 "extensions" => Kind::Extension,
                 "service" => {
+                    record(&mut config.locations, "service", &e.key_loc);
                     self.service(e.value, &mut config);
                     continue;
                 }
@@ -181,8 +212,15 @@ impl Builder {
         for e in self.map_entries(node, "service", "a map") {
             let path = join_key("service", &e.key);
             match e.key.as_str() {
-                "extensions" => config.service_extensions = self.id_list(e.value, &path),
-                "pipelines" => self.pipelines(e.value, &path, config),
+                "extensions" => {
+                    record(&mut config.locations, &path, &e.key_loc);
+                    config.service_extensions =
+                        self.id_list(e.value, &path, &mut config.locations, &path);
+                }
+                "pipelines" => {
+                    record(&mut config.locations, &path, &e.key_loc);
+                    self.pipelines(e.value, &path, config);
+                }
                 "telemetry" => config.telemetry = self.telemetry(e.value, &path),
                 other => {
                     let msg = format!(
@@ -195,7 +233,15 @@ impl Builder {
     }
 
     /// A list of component IDs. Like the Collector, a single string is split at commas.
-    fn id_list(&mut self, node: Node, path: &str) -> Vec<ComponentId> {
+    /// The locations of the IDs are recorded as `locations_path[i]`, `i` being the index in the
+    /// result; errors are reported at `path`.
+    fn id_list(
+        &mut self,
+        node: Node,
+        path: &str,
+        locations: &mut BTreeMap<String, Location>,
+        locations_path: &str,
+    ) -> Vec<ComponentId> {
         let mut ids = Vec::new();
         match node.value {
             Value::Null => {}
@@ -203,7 +249,10 @@ impl Builder {
             Value::Str(s) => {
                 for part in s.split(',') {
                     match part.parse() {
-                        Ok(id) => ids.push(id),
+                        Ok(id) => {
+                            record(locations, &join_index(locations_path, ids.len()), &node.loc);
+                            ids.push(id);
+                        }
                         Err(msg) => self.err(
                             path,
                             &node.loc,
@@ -217,7 +266,14 @@ impl Builder {
                     let p = join_index(path, i);
                     match &item.value {
                         Value::Str(s) => match s.parse() {
-                            Ok(id) => ids.push(id),
+                            Ok(id) => {
+                                record(
+                                    locations,
+                                    &join_index(locations_path, ids.len()),
+                                    &item.loc,
+                                );
+                                ids.push(id);
+                            }
                             Err(msg) => self.err(
                                 p,
                                 &item.loc,
@@ -263,20 +319,27 @@ impl Builder {
                 continue;
             }
             written.insert(id.clone(), e.key.clone());
+            // Locations are keyed by the canonical ID, as `resolve` writes it in its paths.
+            let canonical = join_key(path, &id.to_string());
+            record(&mut config.locations, &canonical, &e.key_loc);
             let mut pipeline = PipelineConfig::default();
             for pe in self.map_entries(e.value, &ppath, "a map") {
                 let p = join_key(&ppath, &pe.key);
-                match pe.key.as_str() {
-                    "receivers" => pipeline.receivers = self.id_list(pe.value, &p),
-                    "processors" => pipeline.processors = self.id_list(pe.value, &p),
-                    "exporters" => pipeline.exporters = self.id_list(pe.value, &p),
+                let list = match pe.key.as_str() {
+                    "receivers" => &mut pipeline.receivers,
+                    "processors" => &mut pipeline.processors,
+                    "exporters" => &mut pipeline.exporters,
                     other => {
                         let msg = format!(
                             "unknown key \"{other}\"; expected receivers, processors or exporters"
                         );
                         self.err(p, &pe.key_loc, msg);
+                        continue;
                     }
-                }
+                };
+                let side = join_key(&canonical, &pe.key);
+                record(&mut config.locations, &side, &pe.key_loc);
+                *list = self.id_list(pe.value, &p, &mut config.locations, &side);
             }
             config.pipelines.insert(id, pipeline);
         }
@@ -480,6 +543,11 @@ impl Builder {
         }
         address
     }
+}
+
+/// Remembers where `path` was written.
+fn record(locations: &mut BTreeMap<String, Location>, path: &str, loc: &Loc) {
+    locations.insert(path.to_string(), loc.to_location());
 }
 
 /// The value of `key` in a map node.

@@ -167,14 +167,26 @@ impl Resolver {
         }
     }
 
-    fn check_signal(&mut self, kind: Kind, id: &ComponentId, signal: Signal, path: &str) {
+    /// Reports an error about a part of `service`, at the line where that part was written.
+    fn service_error(&mut self, config: &Config, path: &str, message: String) {
+        let location = config.location_of(path).cloned();
+        self.errors
+            .push(ConfigError::new(path, message).with_location(location));
+    }
+
+    fn check_signal(
+        &mut self,
+        config: &Config,
+        kind: Kind,
+        id: &ComponentId,
+        signal: Signal,
+        path: &str,
+    ) {
         if let Some(info) = self.infos.get(&(kind, id.clone()))
             && !info.signals.contains(&signal)
         {
-            self.errors.push(ConfigError::new(
-                path,
-                format!("{kind} \"{id}\" does not support {signal}"),
-            ));
+            let message = format!("{kind} \"{id}\" does not support {signal}");
+            self.service_error(config, path, message);
         }
     }
 
@@ -189,36 +201,30 @@ impl Resolver {
     ) {
         let base = format!("service.pipelines.{pid}.{}", kind.section());
         if ids.is_empty() {
-            self.errors.push(ConfigError::new(
-                &base,
-                format!("pipeline \"{pid}\" must have at least one {kind}"),
-            ));
+            let message = format!("pipeline \"{pid}\" must have at least one {kind}");
+            self.service_error(config, &base, message);
         }
         for (i, id) in ids.iter().enumerate() {
             let path = format!("{base}[{i}]");
             if config.components(kind).contains_key(id) {
-                self.check_signal(kind, id, pid.signal, &path);
+                self.check_signal(config, kind, id, pid.signal, &path);
             } else if config.connectors.contains_key(id) {
-                self.check_signal(Kind::Connector, id, pid.signal, &path);
+                self.check_signal(config, Kind::Connector, id, pid.signal, &path);
                 connector_uses
                     .entry(id.clone())
                     .or_default()
                     .push(pid.clone());
             } else {
-                self.errors.push(ConfigError::new(
-                    path,
-                    format!("references {kind} \"{id}\" which is not configured"),
-                ));
+                let message = format!("references {kind} \"{id}\" which is not configured");
+                self.service_error(config, &path, message);
             }
         }
     }
 
     fn check_pipelines(&mut self, config: &Config) {
         if config.pipelines.is_empty() {
-            self.errors.push(ConfigError::new(
-                "service.pipelines",
-                "at least one pipeline must be configured",
-            ));
+            let message = "at least one pipeline must be configured".to_string();
+            self.service_error(config, "service.pipelines", message);
         }
         let mut as_receiver: BTreeMap<ComponentId, Vec<PipelineId>> = BTreeMap::new();
         let mut as_exporter: BTreeMap<ComponentId, Vec<PipelineId>> = BTreeMap::new();
@@ -228,17 +234,13 @@ impl Resolver {
             for (i, id) in p.processors.iter().enumerate() {
                 let path = format!("service.pipelines.{pid}.processors[{i}]");
                 if !seen.insert(id) {
-                    self.errors.push(ConfigError::new(
-                        path,
-                        format!("references processor \"{id}\" multiple times"),
-                    ));
+                    let message = format!("references processor \"{id}\" multiple times");
+                    self.service_error(config, &path, message);
                 } else if config.processors.contains_key(id) {
-                    self.check_signal(Kind::Processor, id, pid.signal, &path);
+                    self.check_signal(config, Kind::Processor, id, pid.signal, &path);
                 } else {
-                    self.errors.push(ConfigError::new(
-                        path,
-                        format!("references processor \"{id}\" which is not configured"),
-                    ));
+                    let message = format!("references processor \"{id}\" which is not configured");
+                    self.service_error(config, &path, message);
                 }
             }
             self.check_side(config, Kind::Exporter, pid, &p.exporters, &mut as_exporter);
@@ -260,15 +262,11 @@ impl Resolver {
         for (i, id) in config.service_extensions.iter().enumerate() {
             let path = format!("service.extensions[{i}]");
             if !seen.insert(id) {
-                self.errors.push(ConfigError::new(
-                    path,
-                    format!("references extension \"{id}\" multiple times"),
-                ));
+                let message = format!("references extension \"{id}\" multiple times");
+                self.service_error(config, &path, message);
             } else if !config.extensions.contains_key(id) {
-                self.errors.push(ConfigError::new(
-                    path,
-                    format!("references extension \"{id}\" which is not configured"),
-                ));
+                let message = format!("references extension \"{id}\" which is not configured");
+                self.service_error(config, &path, message);
             }
         }
     }

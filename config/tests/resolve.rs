@@ -2,8 +2,10 @@
 
 mod common;
 
-use common::{TestCatalog, line_of, load_ok};
-use profcol_config::{ComponentId, Config, ConfigErrors, PipelineId, Signal, Warning, resolve};
+use common::{TestCatalog, env_from, line_of, load_ok, yaml};
+use profcol_config::{
+    ComponentId, Config, ConfigErrors, PipelineId, Signal, Warning, load, resolve,
+};
 
 fn id(s: &str) -> ComponentId {
     match s.parse() {
@@ -360,6 +362,236 @@ service:
             "service.pipelines.profiles.processors[1]",
             "service.pipelines.profiles.exporters",
             "service.extensions[0]",
+        ],
+        "{errors}"
+    );
+}
+
+/// The line of an error's location; fails when it has none or it is not in `test.yaml`.
+fn line(e: &profcol_config::ConfigError) -> usize {
+    match &e.location {
+        Some(l) if l.file == "test.yaml" => l.line,
+        other => panic!("{e}: location {other:?}"),
+    }
+}
+
+#[test]
+fn undefined_exporter_reference_names_its_line() {
+    // Flow list: the line of the list.
+    let text = VALID.replace("exporters: [debug]", "exporters: [debug, otlp_grpc/nope]");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.exporters[1]",
+        "references exporter \"otlp_grpc/nope\" which is not configured",
+    );
+    assert_eq!(
+        line(&e),
+        line_of(&text, "exporters: [debug, otlp_grpc/nope]")
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "test.yaml:{}: service.pipelines.traces.exporters[1]: references exporter \"otlp_grpc/nope\" which is not configured",
+            line(&e)
+        )
+    );
+
+    // Block list: the line of the item itself.
+    let text = VALID.replace(
+        "      exporters: [debug]\n",
+        "      exporters:\n        - debug\n        - otlp_grpc/nope\n",
+    );
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.exporters[1]",
+        "references exporter \"otlp_grpc/nope\"",
+    );
+    assert_eq!(line(&e), line_of(&text, "- otlp_grpc/nope"));
+
+    // Undefined receivers and processors too.
+    let text = VALID.replace("receivers: [otlp]", "receivers: [otlp/2]");
+    let e = single_error(&text, "service.pipelines.traces.receivers[0]", "otlp/2");
+    assert_eq!(line(&e), line_of(&text, "receivers: [otlp/2]"));
+    let text = VALID.replace("processors: [batch]", "processors: [memory_limiter]");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.processors[0]",
+        "memory_limiter",
+    );
+    assert_eq!(line(&e), line_of(&text, "processors: [memory_limiter]"));
+}
+
+#[test]
+fn comma_separated_references_name_the_line_of_the_string() {
+    let text = VALID.replace("exporters: [debug]", "exporters: debug,otlp_grpc/nope");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.exporters[1]",
+        "references exporter \"otlp_grpc/nope\"",
+    );
+    assert_eq!(line(&e), line_of(&text, "exporters: debug,otlp_grpc/nope"));
+}
+
+#[test]
+fn duplicate_processor_names_its_line() {
+    let text = VALID.replace(
+        "      processors: [batch]\n",
+        "      processors:\n        - batch\n        - batch # again\n",
+    );
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.processors[1]",
+        "references processor \"batch\" multiple times",
+    );
+    assert_eq!(line(&e), line_of(&text, "- batch # again"));
+}
+
+#[test]
+fn pipeline_without_exporters_names_its_line() {
+    // No `exporters` key: the line of the pipeline.
+    let text = VALID.replace("      exporters: [debug]\n", "");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.exporters",
+        "at least one exporter",
+    );
+    assert_eq!(line(&e), line_of(&text, "    traces:"));
+    // An empty list: the line of the key.
+    let text = VALID.replace("      exporters: [debug]\n", "      exporters: []\n");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.exporters",
+        "at least one exporter",
+    );
+    assert_eq!(line(&e), line_of(&text, "exporters: []"));
+    // Same for receivers.
+    let text = VALID.replace("      receivers: [otlp]\n", "      receivers:\n");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces.receivers",
+        "at least one receiver",
+    );
+    assert_eq!(line(&e), line_of(&text, "      receivers:"));
+}
+
+#[test]
+fn undefined_service_extension_names_its_line() {
+    let text = format!(
+        "{VALID}  extensions:\n    - zpages\n    - health_check\n    - zpages # twice\nextensions:\n  zpages:\n"
+    );
+    let errors = resolve_errors(&text);
+    let got: Vec<(&str, usize)> = errors.iter().map(|e| (e.path.as_str(), line(e))).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("service.extensions[1]", line_of(&text, "- health_check")),
+            ("service.extensions[2]", line_of(&text, "- zpages # twice")),
+        ],
+        "{errors}"
+    );
+    assert!(errors.0[0].message.contains("which is not configured"));
+}
+
+#[test]
+fn unsupported_signal_names_its_line() {
+    let text = VALID.replace("    traces:\n", "    profiles:\n");
+    let e = single_error(
+        &text,
+        "service.pipelines.profiles.processors[0]",
+        "does not support profiles",
+    );
+    assert_eq!(line(&e), line_of(&text, "processors: [batch]"));
+}
+
+#[test]
+fn missing_pipelines_name_the_service_line_when_there_is_one() {
+    let text = "receivers:\n  otlp:\nservice:\n  extensions: []\n";
+    let e = single_error(text, "service.pipelines", "at least one pipeline");
+    assert_eq!(line(&e), 3);
+    let text = "receivers:\n  otlp:\nservice:\n  pipelines: {}\n";
+    let e = single_error(text, "service.pipelines", "at least one pipeline");
+    assert_eq!(line(&e), 4);
+    // Nothing was written at all: no line to name.
+    let e = single_error(
+        "receivers:\n  otlp:\n",
+        "service.pipelines",
+        "at least one pipeline",
+    );
+    assert_eq!(e.location, None);
+}
+
+#[test]
+fn pipeline_locations_use_the_canonical_pipeline_id() {
+    let text = VALID.replace("    traces:\n", "    traces / a:\n");
+    let text = text.replace("exporters: [debug]", "exporters: [nope]");
+    let e = single_error(
+        &text,
+        "service.pipelines.traces/a.exporters[0]",
+        "references exporter \"nope\"",
+    );
+    assert_eq!(line(&e), line_of(&text, "exporters: [nope]"));
+}
+
+#[test]
+fn locations_name_the_source_that_wrote_the_pipeline() {
+    let base = VALID;
+    let overlay = "\
+# overlay
+service:
+  pipelines:
+    traces:
+      exporters: [debug, nope]
+";
+    let env = env_from(&[]);
+    let (mut config, _) = match load(&[yaml("base.yaml", base), yaml("over.yaml", overlay)], &env) {
+        Ok(r) => r,
+        Err(e) => panic!("unexpected errors:\n{e}"),
+    };
+    let errors = match resolve(&mut config, &TestCatalog) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e,
+    };
+    assert_eq!(errors.len(), 1, "{errors}");
+    let e = &errors.0[0];
+    assert_eq!(e.path, "service.pipelines.traces.exporters[1]");
+    let loc = e.location.clone().map(|l| (l.file, l.line));
+    assert_eq!(loc, Some(("over.yaml".to_string(), 5)), "{e}");
+    // Keys only in the first source keep its locations.
+    let loc = config
+        .location_of("service.pipelines.traces.receivers[0]")
+        .map(|l| (l.file.as_str(), l.line));
+    assert_eq!(loc, Some(("base.yaml", line_of(base, "receivers: [otlp]"))));
+}
+
+#[test]
+fn every_graph_error_names_a_line() {
+    let text = "\
+receivers:
+  otlp:
+processors:
+  batch:
+exporters:
+  debug:
+service:
+  extensions: [zpages]
+  pipelines:
+    profiles:
+      receivers: [otlp, missing]
+      processors: [batch, batch]
+    logs:
+      exporters: [debug]
+";
+    let errors = resolve_errors(text);
+    let got: Vec<(&str, usize)> = errors.iter().map(|e| (e.path.as_str(), line(e))).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("service.pipelines.logs.receivers", 13),
+            ("service.pipelines.profiles.receivers[1]", 11),
+            ("service.pipelines.profiles.processors[0]", 12),
+            ("service.pipelines.profiles.processors[1]", 12),
+            ("service.pipelines.profiles.exporters", 10),
+            ("service.extensions[0]", 8),
         ],
         "{errors}"
     );
