@@ -173,7 +173,7 @@ impl DictionaryBuilder {
             .map(|v| v.encode_to_vec())
             .unwrap_or_default();
         let next = idx(self.dict.attribute_table.len());
-        let i = *self.attributes.entry((k, enc, u)).or_insert(next);
+        let i = *self.attributes.entry((k, enc, 0)).or_insert(next);
         if i == next {
             self.dict.attribute_table.push(KeyValueAndUnit {
                 key_strindex: k,
@@ -298,7 +298,10 @@ impl<'a> Remapper<'a> {
             .get(a.unit_strindex as usize)
             .map(String::as_str)
             .unwrap_or("");
-        let value = a.value.clone().map(|mut v| v);
+        let value = a.value.clone().map(|mut v| {
+            resolve_value_refs(&mut v, &self.src.string_table);
+            v
+        });
         let n = b.attribute(key, value, unit);
         self.attributes[i as usize] = n;
         n

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod dict;
 pub mod json;
 pub mod merge;
+pub mod synth;
 pub mod validate;
 pub mod view;
 

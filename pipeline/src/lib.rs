@@ -15,3 +15,6 @@ pub use component::{
 pub use consumer::{BoxFuture, ConsumeError, Consumer, Fanout};
 pub use service::Service;
 pub use telemetry::{Counter, Gauge, Telemetry};
+
+#[cfg(test)]
+mod tests;

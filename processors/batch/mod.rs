@@ -257,3 +257,6 @@ impl Component for BatchComponent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

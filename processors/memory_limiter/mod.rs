@@ -197,3 +197,6 @@ impl Component for LimiterComponent {
         Box::pin(async {})
     }
 }
+
+#[cfg(test)]
+mod tests;
