@@ -160,7 +160,22 @@ where
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max)
                 .max_encoding_message_size(4 << 20);
-            Ok(grpc.unary(method, req).await)
+            let mut resp = grpc.unary(method, req).await;
+            // tonic answers OUT_OF_RANGE for a message over the limit; OTLP says RESOURCE_EXHAUSTED
+            // (not retryable without RetryInfo), as it already is for oversize decompressed data.
+            let oversize = resp
+                .headers()
+                .get("grpc-status")
+                .is_some_and(|v| v.as_bytes() == b"11")
+                && resp.headers().get("grpc-message").is_some_and(|m| {
+                    m.to_str().unwrap_or("").contains("too%20large")
+                        || m.to_str().unwrap_or("").contains("too large")
+                });
+            if oversize {
+                resp.headers_mut()
+                    .insert("grpc-status", http::HeaderValue::from_static("8"));
+            }
+            Ok(resp)
         })
     }
 }

@@ -284,3 +284,6 @@ impl Component for OtlpReceiver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
