@@ -173,7 +173,7 @@ impl DictionaryBuilder {
             .map(|v| v.encode_to_vec())
             .unwrap_or_default();
         let next = idx(self.dict.attribute_table.len());
-        let i = *self.attributes.entry((k, enc, 0)).or_insert(next);
+        let i = *self.attributes.entry((k, enc, u)).or_insert(next);
         if i == next {
             self.dict.attribute_table.push(KeyValueAndUnit {
                 key_strindex: k,

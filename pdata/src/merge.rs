@@ -55,7 +55,8 @@ pub fn split(
             }
         }
     }
-    if !current.is_empty() {
+    // Trailing profiles without samples do not make a part of their own.
+    if !current.is_empty() && (current.sample_count() > 0 || parts.is_empty()) {
         parts.push(current.finish());
     }
     parts

@@ -195,10 +195,10 @@ fn validate_dictionary(
 ) -> Result<(), ValidationError> {
     let s = Sizes::of(d);
     let p = "dictionary";
-    if let Some(first) = d.string_table.first() {
-        if !first.is_empty() {
-            report.malformed_zero_entries += 1;
-        }
+    if let Some(first) = d.string_table.first()
+        && !first.is_empty()
+    {
+        report.malformed_zero_entries += 1;
     }
     for (i, m) in d.mapping_table.iter().enumerate() {
         let path = || format!("{p}.mapping_table[{i}]");
@@ -569,15 +569,15 @@ pub fn validate(
         let mut bad_scopes = Vec::with_capacity(rp.scope_profiles.len());
         let rpath = || format!("resource_profiles[{ri}]");
         let mut resource_err = None;
-        if let Some(res) = &mut rp.resource {
-            if let Err(e) = resolve_key_values(
+        if let Some(res) = &mut rp.resource
+            && let Err(e) = resolve_key_values(
                 &mut res.attributes,
                 &dict.string_table,
                 &|| format!("{}.resource.attributes", rpath()),
                 &mut report,
-            ) {
-                resource_err = Some(e);
-            }
+            )
+        {
+            resource_err = Some(e);
         }
         if rp.scope_profiles.is_empty() {
             report.warn(|| format!("{}: no scope_profiles", rpath()));
@@ -585,17 +585,16 @@ pub fn validate(
         for (si, sp) in rp.scope_profiles.iter_mut().enumerate() {
             let spath = || format!("{}.scope_profiles[{si}]", rpath());
             let mut scope_err = resource_err.clone();
-            if scope_err.is_none() {
-                if let Some(scope) = &mut sp.scope {
-                    if let Err(e) = resolve_key_values(
-                        &mut scope.attributes,
-                        &dict.string_table,
-                        &|| format!("{}.scope.attributes", spath()),
-                        &mut report,
-                    ) {
-                        scope_err = Some(e);
-                    }
-                }
+            if scope_err.is_none()
+                && let Some(scope) = &mut sp.scope
+                && let Err(e) = resolve_key_values(
+                    &mut scope.attributes,
+                    &dict.string_table,
+                    &|| format!("{}.scope.attributes", spath()),
+                    &mut report,
+                )
+            {
+                scope_err = Some(e);
             }
             total_profiles += sp.profiles.len();
             if let (Some(e), true) = (&scope_err, sp.profiles.is_empty()) {
@@ -646,13 +645,14 @@ pub fn validate(
         !bad.next().unwrap_or(false)
             && (!rp.scope_profiles.is_empty() || report.rejected_profiles == 0)
     });
-    if report.rejected_profiles > 0 && report.rejected_profiles == total_profiles {
-        if let Some(mut e) = first_error {
-            if total_profiles > 1 {
-                e.message = format!("{} (all {total_profiles} profiles rejected)", e.message);
-            }
-            return Err(e);
+    if report.rejected_profiles > 0
+        && report.rejected_profiles == total_profiles
+        && let Some(mut e) = first_error
+    {
+        if total_profiles > 1 {
+            e.message = format!("{} (all {total_profiles} profiles rejected)", e.message);
         }
+        return Err(e);
     }
     Ok(report)
 }
