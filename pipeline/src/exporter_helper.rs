@@ -147,6 +147,10 @@ pub struct QueueConfig {
     pub wait_for_result: bool,
     /// Persistent queues need a storage extension, which profcol does not have yet.
     pub storage: Option<String>,
+    /// The Collector's opt-in queue batching (`batch: {}`, collector-config.md §7.3). Accepted so
+    /// Collector configs load unchanged, not acted on: each request is sent as it was queued (use
+    /// the `batch` processor to merge requests).
+    pub batch: Option<serde_json::Value>,
 }
 
 impl Default for QueueConfig {
@@ -159,6 +163,7 @@ impl Default for QueueConfig {
             block_on_overflow: false,
             wait_for_result: false,
             storage: None,
+            batch: None,
         }
     }
 }
@@ -231,6 +236,12 @@ impl<S: Sender> QueuedExporter<S> {
         retry: RetryConfig,
     ) -> Arc<QueuedExporter<S>> {
         let id = ctx.id.to_string();
+        if queue.batch.is_some() {
+            tracing::warn!(
+                exporter = %id,
+                "sending_queue.batch is accepted for compatibility but not implemented; requests are sent as queued (use the batch processor to merge them)"
+            );
+        }
         let t = &ctx.telemetry;
         let labels = [("exporter", id.as_str())];
         let metrics = Metrics {

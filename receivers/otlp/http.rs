@@ -93,6 +93,14 @@ fn add_headers(state: &AppState, resp: &mut Response) {
     }
 }
 
+/// Marks a response sent before the request body was read to its end: the server drops such a
+/// connection afterwards, so the client must be told not to reuse it (else its next request on the
+/// pooled connection fails with "connection closed before message completed").
+fn close_connection(resp: &mut Response) {
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+}
+
 async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let Some(enc) = media_type(&headers) else {
         let ct = headers
@@ -108,6 +116,7 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
         )
             .into_response();
         add_headers(&state, &mut resp);
+        close_connection(&mut resp);
         return resp;
     };
     let limit = state.cfg.max_body_bytes();
@@ -118,7 +127,7 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             let too_large = e
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some();
-            return if too_large {
+            let mut resp = if too_large {
                 error_response(
                     &state,
                     StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,6 +144,8 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
                     &format!("reading request body: {e}"),
                 )
             };
+            close_connection(&mut resp);
+            return resp;
         }
     };
     let encoding = headers
@@ -235,7 +246,7 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
 }
 
 async fn method_not_allowed() -> Response {
-    (
+    let mut resp = (
         StatusCode::METHOD_NOT_ALLOWED,
         [
             (header::ALLOW, "POST"),
@@ -243,7 +254,20 @@ async fn method_not_allowed() -> Response {
         ],
         "405 method not allowed, supported: [POST]",
     )
-        .into_response()
+        .into_response();
+    close_connection(&mut resp);
+    resp
+}
+
+async fn not_found() -> Response {
+    let mut resp = (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "404 page not found",
+    )
+        .into_response();
+    close_connection(&mut resp);
+    resp
 }
 
 /// Binds and serves until `stop` fires; returns the server task.
@@ -266,6 +290,7 @@ pub(super) async fn serve(
             &path,
             axum::routing::post(export).fallback(method_not_allowed),
         )
+        .fallback(not_found)
         .with_state(state);
     tracing::info!(endpoint = %local, path = %path, "OTLP/HTTP receiver listening");
     Ok(tokio::spawn(async move {

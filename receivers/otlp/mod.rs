@@ -183,8 +183,11 @@ impl Ingest {
             });
         }
         // The original bytes are only reusable when validation changed nothing.
-        let unchanged =
-            report.rejected_profiles == 0 && !had_references && report.malformed_zero_entries == 0;
+        let unchanged = report.rejected_profiles == 0
+            && !had_references
+            && report.malformed_zero_entries == 0
+            && !self.opts.sum_multi_values
+            && !self.opts.repair_duplicate_keys;
         let mut batch = Batch::new(
             req,
             RequestContext {
