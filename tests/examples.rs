@@ -1,0 +1,184 @@
+//! Every example config validates, `forward-to-otlp.yaml` forwards data as documented, and the
+//! embedded default pipeline (README's run command) takes OTLP in and writes ./profcol-data.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Http, Profcol, free_port, poll, read_proto_records, summarize, telemetry_yaml};
+use profcol_pdata::ExportProfilesServiceRequest;
+use prost::Message;
+
+fn downstream_yaml(grpc: u16, health: u16) -> String {
+    format!(
+        r#"receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:{grpc}
+exporters:
+  file:
+    path: "{{dir}}/received.pb"
+    format: proto
+extensions:
+  health_check:
+    endpoint: 127.0.0.1:{health}
+service:
+  extensions: [health_check]
+  pipelines:
+    profiles:
+      receivers: [otlp]
+      exporters: [file]
+{}"#,
+        telemetry_yaml(None)
+    )
+}
+
+#[test]
+fn every_example_validates() {
+    let dir = common::repo_root().join("examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        n += 1;
+        let p = path.display().to_string();
+        let out = common::profcol_cmd(&["validate", "--config", &p], &[]);
+        assert!(
+            out.status.success(),
+            "{p} does not validate:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(n >= 2, "expected the example configs, found {n}");
+}
+
+#[test]
+fn forward_to_otlp_example_forwards() {
+    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
+        return;
+    };
+    let capture = std::fs::read(capture).expect("reading capture");
+    let (b_grpc, b_health) = (free_port(), free_port());
+    let mut b = Profcol::start(
+        "forward-downstream",
+        &downstream_yaml(b_grpc, b_health),
+        Some(b_health),
+    );
+    let (a_grpc, a_http, a_health) = (free_port(), free_port(), free_port());
+    let env = [
+        ("OTLP_GRPC_LISTEN", format!("127.0.0.1:{a_grpc}")),
+        ("OTLP_HTTP_LISTEN", format!("127.0.0.1:{a_http}")),
+        ("HEALTH_LISTEN", format!("127.0.0.1:{a_health}")),
+        ("UPSTREAM", format!("127.0.0.1:{b_grpc}")),
+        ("METRICS_LEVEL", "none".to_owned()),
+    ];
+    let example = common::repo_root().join("examples/forward-to-otlp.yaml");
+    let mut a = Profcol::start_file("forward", &example, Some(a_health), &[], &env);
+    b.wait_ready(None);
+    a.wait_ready(None);
+    let http = Http::new();
+    for _ in 0..3 {
+        let r = http.post(
+            &format!("http://127.0.0.1:{a_http}/v1development/profiles"),
+            "application/x-protobuf",
+            capture.clone(),
+        );
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let req = ExportProfilesServiceRequest::decode(&capture[..]).expect("capture decodes");
+    let expected = summarize([&req, &req, &req]);
+    let path = b.dir.path().join("received.pb");
+    let got = poll(Duration::from_secs(30), || {
+        Some(summarize(&read_proto_records(&path))).filter(|s| s.weight() == expected.weight())
+    })
+    .unwrap_or_else(|| summarize(&read_proto_records(&path)));
+    assert!(
+        got.totals == expected.totals,
+        "forwarded totals differ:\n{}\n{}",
+        expected.diff(&got),
+        a.stderr()
+    );
+    // The batch processor merged the three requests: fewer records than requests arrived.
+    assert!(
+        read_proto_records(&path).len() < 3,
+        "batch should merge the requests"
+    );
+    a.stop();
+    b.stop();
+}
+
+/// README's run command: the embedded default on its fixed ports. Skips when a port is taken
+/// (another profcol or Collector on this machine).
+#[test]
+fn embedded_default_pipeline_writes_profcol_data() {
+    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
+        return;
+    };
+    for port in [4317, 4318, 13133, 8888] {
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+            eprintln!("SKIPPED: port {port} is in use, so the embedded default cannot start here");
+            return;
+        }
+    }
+    let capture = std::fs::read(capture).expect("reading capture");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("log");
+    let mut child = std::process::Command::new(common::profcol_bin())
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn profcol");
+    let ready = poll(Duration::from_secs(30), || {
+        common::http_get(13133, "/").filter(|(c, _)| *c == 200)
+    });
+    let log = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    if ready.is_none() {
+        let _ = child.kill();
+        panic!("default pipeline not healthy:\n{}", log());
+    }
+    let http = Http::new();
+    let r = http.post(
+        "http://127.0.0.1:4318/v1development/profiles",
+        "application/x-protobuf",
+        capture.clone(),
+    );
+    assert_eq!(r.status, 200);
+    let out = dir.path().join("profcol-data/otlp/profiles.jsonl");
+    let req = ExportProfilesServiceRequest::decode(&capture[..]).expect("capture decodes");
+    let expected = summarize([&req]);
+    let got = poll(Duration::from_secs(30), || {
+        Some(summarize(&common::read_json_records(&out)))
+            .filter(|s| s.weight() == expected.weight())
+    });
+    let metrics = common::http_get(8888, "/metrics")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().expect("wait");
+    let got = got.unwrap_or_else(|| panic!("no data in {}:\n{}", out.display(), log()));
+    assert!(got.totals == expected.totals, "{}", expected.diff(&got));
+    assert!(
+        common::metric_sum(
+            &metrics,
+            "otelcol_receiver_accepted_profile_samples_total",
+            &[]
+        )
+        .unwrap_or(0)
+            > 0,
+        "{metrics}"
+    );
+    assert!(status.success(), "exit status {status:?}:\n{}", log());
+    assert!(
+        log().contains("Profiles:"),
+        "the debug exporter prints a summary:\n{}",
+        log()
+    );
+}
