@@ -1,7 +1,9 @@
 //! profcol receivers: one folder per receiver.
 
 pub mod decompress;
+pub mod multipart;
 pub mod otlp;
+pub mod pprof;
 pub mod server_config;
 
 use profcol_pipeline::{Factory, Registry};
@@ -9,4 +11,5 @@ use profcol_pipeline::{Factory, Registry};
 /// Adds every receiver factory to the registry.
 pub fn register(registry: &mut Registry) {
     registry.register(Factory::Receiver(Box::new(otlp::OtlpReceiverFactory)));
+    registry.register(Factory::Receiver(Box::new(pprof::PprofReceiverFactory)));
 }

@@ -1,5 +1,7 @@
 //! The `profcol` binary: a thin CLI over the workspace crates.
 
+mod convert;
+
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -15,7 +17,7 @@ const DEFAULT_CONFIG: &str = include_str!("default_config.yaml");
     version,
     about = "An OpenTelemetry-Collector-compatible pipeline for continuous profiling data",
     long_about = "profcol receives profiles (OTLP over gRPC and HTTP), processes them (batch, memory_limiter) \
-and exports them (otlp_grpc, otlp_http, debug, file). It reads the Collector's pipeline YAML.\n\n\
+and exports them (otlp_grpc, otlp_http, debug, file); it also takes pprof in (pprof receiver). It reads the Collector's pipeline YAML.\n\n\
 Without --config it runs an embedded default pipeline: OTLP in on localhost:4317 (gRPC) and \
 localhost:4318 (HTTP), batch, debug + file (./profcol-data/otlp/profiles.jsonl) out, health check on \
 localhost:13133, metrics on localhost:8888/metrics. `profcol print-default-config` shows it."
@@ -47,6 +49,8 @@ enum Command {
     Components,
     /// Print the embedded default configuration.
     PrintDefaultConfig,
+    /// Convert between pprof, OTLP (protobuf), OTLP/JSON and folded stacks.
+    Convert(convert::ConvertArgs),
 }
 
 fn registry() -> Registry {
@@ -206,6 +210,13 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some(Command::Convert(args)) => match convert::run(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::PrintDefaultConfig) => {
             print!("{DEFAULT_CONFIG}");
             ExitCode::SUCCESS

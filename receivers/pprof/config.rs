@@ -1,0 +1,281 @@
+//! `receivers.pprof` config: `server` (HTTP push), `remote` (scrape of `/debug/pprof`), `file`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use profcol_config::{ConfigError, Section};
+use profcol_pipeline::exporter_helper::de_duration;
+use serde::Deserialize;
+
+use crate::server_config::present;
+
+pub const DEFAULT_SERVER_ENDPOINT: &str = "localhost:4041";
+pub const DEFAULT_PUSH_PATH: &str = "/v1/pprof";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PprofReceiverConfig {
+    #[serde(deserialize_with = "present")]
+    pub server: Option<ServerMode>,
+    #[serde(deserialize_with = "present")]
+    pub remote: Option<RemoteMode>,
+    #[serde(deserialize_with = "present")]
+    pub file: Option<FileMode>,
+    /// Resource attributes put on every profile (e.g. `service.name`).
+    pub resource_attributes: BTreeMap<String, String>,
+    /// pprof labels that carry a span id / trace id and become OTLP Links.
+    pub span_id_labels: Option<Vec<String>>,
+    pub trace_id_labels: Option<Vec<String>>,
+    /// Keep the correlation labels as sample attributes as well.
+    pub keep_correlation_labels: bool,
+    pub drop_zero_samples: bool,
+    /// Attach the received pprof bytes as `original_payload`.
+    pub include_original_payload: bool,
+    /// Largest pprof accepted, after decompression (default 64 MiB).
+    pub max_profile_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerMode {
+    pub endpoint: String,
+    pub path: String,
+    pub max_request_body_size: u64,
+    pub include_metadata: bool,
+}
+
+impl Default for ServerMode {
+    fn default() -> Self {
+        ServerMode {
+            endpoint: DEFAULT_SERVER_ENDPOINT.into(),
+            path: DEFAULT_PUSH_PATH.into(),
+            max_request_body_size: 64 << 20,
+            include_metadata: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// `host:port` or a base URL (`http://host:port`).
+    pub endpoint: String,
+    /// Resource attributes for this target (`service.name`, ...); `service_name` is read as
+    /// `service.name`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileType {
+    pub enabled: bool,
+    pub path: String,
+    /// Append `?seconds=<delta_profiling_duration>` (a profile taken over that time).
+    pub delta: bool,
+}
+
+fn pt(enabled: bool, path: &str, delta: bool) -> ProfileType {
+    ProfileType {
+        enabled,
+        path: path.into(),
+        delta,
+    }
+}
+
+impl Default for ProfileType {
+    fn default() -> Self {
+        pt(true, "", false)
+    }
+}
+
+/// Per profile type; defaults as Alloy's `pyroscope.scrape`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileTypes {
+    pub process_cpu: ProfileType,
+    pub memory: ProfileType,
+    pub goroutine: ProfileType,
+    pub mutex: ProfileType,
+    pub block: ProfileType,
+    pub fgprof: ProfileType,
+    pub godeltaprof_memory: ProfileType,
+    pub godeltaprof_mutex: ProfileType,
+    pub godeltaprof_block: ProfileType,
+}
+
+impl Default for ProfileTypes {
+    fn default() -> Self {
+        ProfileTypes {
+            process_cpu: pt(true, "/debug/pprof/profile", true),
+            memory: pt(true, "/debug/pprof/allocs", false),
+            goroutine: pt(true, "/debug/pprof/goroutine", false),
+            mutex: pt(true, "/debug/pprof/mutex", false),
+            block: pt(true, "/debug/pprof/block", false),
+            fgprof: pt(false, "/debug/fgprof", true),
+            godeltaprof_memory: pt(false, "/debug/pprof/delta_heap", false),
+            godeltaprof_mutex: pt(false, "/debug/pprof/delta_mutex", false),
+            godeltaprof_block: pt(false, "/debug/pprof/delta_block", false),
+        }
+    }
+}
+
+/// What a profile type needs from the scraper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// `process_cpu`, `memory`, ... (godeltaprof types are renamed to memory/mutex/block).
+    pub name: &'static str,
+    pub path: String,
+    pub seconds: bool,
+    /// Cumulative on the server: profcol subtracts the previous scrape.
+    pub client_delta: bool,
+}
+
+impl ProfileTypes {
+    pub fn jobs(&self) -> Vec<Job> {
+        let all: [(&'static str, &'static str, &ProfileType, bool); 9] = [
+            ("process_cpu", "process_cpu", &self.process_cpu, false),
+            ("memory", "memory", &self.memory, true),
+            ("goroutine", "goroutine", &self.goroutine, false),
+            ("mutex", "mutex", &self.mutex, true),
+            ("block", "block", &self.block, true),
+            ("fgprof", "fgprof", &self.fgprof, false),
+            (
+                "godeltaprof_memory",
+                "memory",
+                &self.godeltaprof_memory,
+                false,
+            ),
+            ("godeltaprof_mutex", "mutex", &self.godeltaprof_mutex, false),
+            ("godeltaprof_block", "block", &self.godeltaprof_block, false),
+        ];
+        all.iter()
+            .filter(|(_, _, t, _)| t.enabled)
+            .map(|(_, name, t, delta)| Job {
+                name,
+                path: t.path.clone(),
+                seconds: t.delta,
+                client_delta: *delta,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemoteMode {
+    pub targets: Vec<Target>,
+    #[serde(deserialize_with = "de_duration")]
+    pub scrape_interval: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub scrape_timeout: Duration,
+    #[serde(deserialize_with = "de_duration")]
+    pub delta_profiling_duration: Duration,
+    pub scheme: String,
+    pub path_prefix: String,
+    pub profiles: ProfileTypes,
+    /// Consecutive 404s after which a profile type is disabled for a target.
+    pub disable_after_not_found: u32,
+}
+
+impl Default for RemoteMode {
+    fn default() -> Self {
+        RemoteMode {
+            targets: Vec::new(),
+            scrape_interval: Duration::from_secs(15),
+            scrape_timeout: Duration::from_secs(10),
+            delta_profiling_duration: Duration::from_secs(14),
+            scheme: "http".into(),
+            path_prefix: String::new(),
+            profiles: ProfileTypes::default(),
+            disable_after_not_found: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileMode {
+    /// Glob patterns of pprof files to read (each file once).
+    pub include: Vec<String>,
+    #[serde(deserialize_with = "de_duration")]
+    pub poll_interval: Duration,
+}
+
+impl Default for FileMode {
+    fn default() -> Self {
+        FileMode {
+            include: Vec::new(),
+            poll_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PprofReceiverConfig {
+    pub fn load(section: &Section) -> Result<PprofReceiverConfig, ConfigError> {
+        let cfg: PprofReceiverConfig = section.decode()?;
+        if cfg.server.is_none() && cfg.remote.is_none() && cfg.file.is_none() {
+            return Err(section.error("", "configure at least one mode: server, remote or file"));
+        }
+        if let Some(s) = &cfg.server {
+            if !s.path.starts_with('/') {
+                return Err(section.error("server.path", "must start with '/'"));
+            }
+            if s.max_request_body_size == 0 {
+                return Err(section.error("server.max_request_body_size", "must be greater than 0"));
+            }
+        }
+        if let Some(r) = &cfg.remote {
+            if r.targets.is_empty() {
+                return Err(section.error("remote.targets", "must list at least one target"));
+            }
+            for (i, t) in r.targets.iter().enumerate() {
+                if t.endpoint.trim().is_empty() {
+                    return Err(
+                        section.error(&format!("remote.targets[{i}].endpoint"), "must be set")
+                    );
+                }
+            }
+            if r.scrape_interval < Duration::from_secs(1) {
+                return Err(section.error("remote.scrape_interval", "must be at least 1s"));
+            }
+            if r.scrape_timeout.is_zero() {
+                return Err(section.error("remote.scrape_timeout", "must be greater than 0"));
+            }
+            if r.delta_profiling_duration <= Duration::from_secs(1)
+                || r.delta_profiling_duration + Duration::from_secs(1) > r.scrape_interval
+            {
+                return Err(section.error(
+                    "remote.delta_profiling_duration",
+                    "must be more than 1s and at most scrape_interval - 1s",
+                ));
+            }
+            if !matches!(r.scheme.as_str(), "http" | "https") {
+                return Err(section.error("remote.scheme", "must be http or https"));
+            }
+            if r.profiles.jobs().is_empty() {
+                return Err(section.error("remote.profiles", "every profile type is disabled"));
+            }
+        }
+        if let Some(f) = &cfg.file {
+            if f.include.is_empty() {
+                return Err(section.error("file.include", "must list at least one glob pattern"));
+            }
+            for (i, p) in f.include.iter().enumerate() {
+                if let Err(e) = glob::Pattern::new(p) {
+                    return Err(
+                        section.error(&format!("file.include[{i}]"), format!("invalid glob: {e}"))
+                    );
+                }
+            }
+            if f.poll_interval.is_zero() {
+                return Err(section.error("file.poll_interval", "must be greater than 0"));
+            }
+        }
+        Ok(cfg)
+    }
+
+    pub fn max_profile_bytes(&self) -> usize {
+        usize::try_from(self.max_profile_size.unwrap_or(64 << 20)).unwrap_or(usize::MAX)
+    }
+}
