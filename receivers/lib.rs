@@ -4,6 +4,7 @@ pub mod decompress;
 pub mod multipart;
 pub mod otlp;
 pub mod pprof;
+pub mod pyroscope;
 pub mod server_config;
 
 use profcol_pipeline::{Factory, Registry};
@@ -12,4 +13,7 @@ use profcol_pipeline::{Factory, Registry};
 pub fn register(registry: &mut Registry) {
     registry.register(Factory::Receiver(Box::new(otlp::OtlpReceiverFactory)));
     registry.register(Factory::Receiver(Box::new(pprof::PprofReceiverFactory)));
+    registry.register(Factory::Receiver(Box::new(
+        pyroscope::PyroscopeReceiverFactory,
+    )));
 }

@@ -10,8 +10,11 @@ pub use opentelemetry_proto::tonic::resource::v1 as resource;
 
 pub mod batch;
 pub mod dict;
+pub mod folded;
 pub mod json;
 pub mod merge;
+pub mod pprof;
+pub mod pyroscope;
 pub mod synth;
 pub mod validate;
 pub mod view;

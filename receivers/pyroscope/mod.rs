@@ -1,0 +1,490 @@
+//! The `pyroscope` receiver: what Pyroscope SDKs and Alloy send. `POST /ingest` (and
+//! `/pyroscope/ingest`) with pprof, folded or `lines` bodies, and
+//! `POST /push.v1.PusherService/Push` over Connect (protobuf or JSON) and gRPC, all on one port.
+
+pub mod config;
+mod grpc;
+mod ingest;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
+use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_pdata::common::KeyValue;
+use profcol_pdata::pprof::{self, ToOtlpOptions};
+use profcol_pdata::pyroscope::{self as pyro, PushRequest};
+use profcol_pdata::synth::kv;
+use profcol_pdata::{Batch, RequestBuilder, RequestContext};
+use profcol_pipeline::consumer::BoxFuture;
+use profcol_pipeline::{
+    BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
+    ReceiverFactory, StartError, Telemetry,
+};
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+pub use config::PyroscopeReceiverConfig;
+
+use crate::decompress::{DecompressError, decompress};
+
+pub struct PyroscopeReceiverFactory;
+
+impl ReceiverFactory for PyroscopeReceiverFactory {
+    fn info(&self) -> ComponentInfo {
+        ComponentInfo {
+            kind: Kind::Receiver,
+            ty: "pyroscope",
+            aliases: &[],
+            signals: &[Signal::Profiles],
+            description: "Pyroscope SDKs and Alloy: /ingest and push.v1.PusherService/Push (localhost:4040)",
+        }
+    }
+    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+        PyroscopeReceiverConfig::load(section).map(|_| ())
+    }
+    fn create(
+        &self,
+        ctx: Context,
+        section: &Section,
+        next: Arc<dyn Consumer>,
+    ) -> Result<Box<dyn Component>, BuildError> {
+        let cfg = PyroscopeReceiverConfig::load(section)?;
+        let shared = Arc::new(Shared::new(&ctx, cfg, next));
+        Ok(Box::new(PyroscopeReceiver {
+            shared,
+            ctx,
+            stop: CancellationToken::new(),
+            task: Default::default(),
+        }))
+    }
+}
+
+/// Why a request was not taken, with the status Pyroscope answers.
+#[derive(Debug)]
+pub(crate) enum RecvError {
+    /// 400 `invalid_argument`.
+    BadRequest(String),
+    /// 422 (`/ingest` pprof or JFR that could not be ingested).
+    Unprocessable(String),
+    /// 413.
+    TooLarge(String),
+    /// 415.
+    Unsupported(String),
+    /// 429 / 503: the pipeline pushed back.
+    Refused(ConsumeError),
+}
+
+impl RecvError {
+    fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            RecvError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
+            RecvError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument"),
+            RecvError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "resource_exhausted"),
+            RecvError::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_argument"),
+            RecvError::Refused(ConsumeError::Permanent(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_argument")
+            }
+            RecvError::Refused(ConsumeError::Retryable { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted")
+            }
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            RecvError::BadRequest(m)
+            | RecvError::Unprocessable(m)
+            | RecvError::TooLarge(m)
+            | RecvError::Unsupported(m) => m.clone(),
+            RecvError::Refused(e) => e.to_string(),
+        }
+    }
+
+    /// The Connect-style JSON error response Pyroscope sends.
+    pub(crate) fn response(&self) -> Response {
+        let (status, code) = self.status();
+        let body = serde_json::json!({"code": code, "message": self.message()}).to_string();
+        let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if let RecvError::Refused(ConsumeError::Retryable { retry_after, .. }) = self {
+            let secs = retry_after.map_or(1, |d| d.as_secs().max(1));
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
+            r.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
+    }
+}
+
+struct Counters {
+    accepted: Counter,
+    refused: Counter,
+}
+
+pub(crate) struct Shared {
+    next: Arc<dyn Consumer>,
+    cfg: PyroscopeReceiverConfig,
+    opts: ToOtlpOptions,
+    telemetry: Telemetry,
+    id: String,
+    counters: std::sync::Mutex<BTreeMap<&'static str, Arc<Counters>>>,
+    empty: Counter,
+    dropped_profile_id: Counter,
+}
+
+impl Shared {
+    fn new(ctx: &Context, cfg: PyroscopeReceiverConfig, next: Arc<dyn Consumer>) -> Shared {
+        let mut opts = ToOtlpOptions::default();
+        if let Some(l) = &cfg.span_id_labels {
+            opts.span_id_labels = l.clone();
+        }
+        if let Some(l) = &cfg.trace_id_labels {
+            opts.trace_id_labels = l.clone();
+        }
+        let id = ctx.id.to_string();
+        let t = &ctx.telemetry;
+        Shared {
+            empty: t.counter("profcol_receiver_empty_profiles", "Profiles without samples, counted and dropped.", "{profile}", &[("receiver", &id)]),
+            dropped_profile_id: t.counter("profcol_receiver_pyroscope_profile_id_dropped", "/ingest profiles dropped because `name` carried a profile_id label (as Pyroscope does).", "{profile}", &[("receiver", &id)]),
+            next,
+            cfg,
+            opts,
+            telemetry: t.clone(),
+            id,
+            counters: Default::default(),
+        }
+    }
+
+    fn counters(&self, transport: &'static str) -> Arc<Counters> {
+        let mut m = match self.counters.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.entry(transport)
+            .or_insert_with(|| {
+                let l = [("receiver", self.id.as_str()), ("transport", transport)];
+                Arc::new(Counters {
+                    accepted: self.telemetry.counter(
+                        "otelcol_receiver_accepted_profile_samples",
+                        "Number of profile samples successfully pushed into the pipeline.",
+                        "{sample}",
+                        &l,
+                    ),
+                    refused: self.telemetry.counter(
+                        "otelcol_receiver_refused_profile_samples",
+                        "Number of profile samples that could not be pushed into the pipeline.",
+                        "{sample}",
+                        &l,
+                    ),
+                })
+            })
+            .clone()
+    }
+
+    fn limit(&self) -> usize {
+        usize::try_from(self.cfg.max_profile_size).unwrap_or(usize::MAX)
+    }
+
+    fn base_resource(&self) -> Vec<KeyValue> {
+        self.cfg
+            .resource_attributes
+            .iter()
+            .map(|(k, v)| kv(k, v))
+            .collect()
+    }
+
+    fn metadata(&self, headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
+        let mut m = BTreeMap::new();
+        if self.cfg.include_metadata {
+            for (k, v) in headers {
+                if let Ok(v) = v.to_str() {
+                    m.entry(k.as_str().to_ascii_lowercase())
+                        .or_insert_with(Vec::new)
+                        .push(v.to_owned());
+                }
+            }
+        }
+        m
+    }
+
+    /// Hands a finished request to the pipeline.
+    pub(crate) async fn send(
+        &self,
+        builder: RequestBuilder,
+        metadata: BTreeMap<String, Vec<String>>,
+        transport: &'static str,
+    ) -> Result<(), RecvError> {
+        let n = builder.sample_count();
+        if n == 0 {
+            return Ok(());
+        }
+        let c = self.counters(transport);
+        let batch = Batch::new(
+            builder.finish(),
+            RequestContext {
+                metadata,
+                received: std::time::SystemTime::now(),
+            },
+        );
+        match self.next.consume(batch).await {
+            Ok(()) => {
+                c.accepted.add(n as u64);
+                Ok(())
+            }
+            Err(e) => {
+                c.refused.add(n as u64);
+                Err(RecvError::Refused(e))
+            }
+        }
+    }
+
+    /// Converts every series of a Push request; one bad series fails the whole request.
+    pub(crate) fn convert_push(&self, push: &PushRequest) -> Result<RequestBuilder, RecvError> {
+        let mut builder = RequestBuilder::new();
+        for (i, series) in push.series.iter().enumerate() {
+            let labels: Vec<(String, String)> = series
+                .labels
+                .iter()
+                .map(|l| (l.name.clone(), l.value.clone()))
+                .collect();
+            let name = labels
+                .iter()
+                .find(|(k, _)| k == "__name__")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
+            if name.is_empty() {
+                return Err(RecvError::BadRequest(format!(
+                    "series[{i}]: invalid metric name: the __name__ label is required"
+                )));
+            }
+            let mut names = std::collections::HashSet::new();
+            for (k, _) in &labels {
+                if k.is_empty() {
+                    return Err(RecvError::BadRequest(format!(
+                        "series[{i}]: empty label name"
+                    )));
+                }
+                if !names.insert(k.as_str()) {
+                    return Err(RecvError::BadRequest(format!(
+                        "series[{i}]: duplicate label name {k:?}"
+                    )));
+                }
+            }
+            for (j, sample) in series.samples.iter().enumerate() {
+                let (profile, _) =
+                    pprof::decode(&sample.raw_profile, self.limit()).map_err(|e| match e {
+                        pprof::PprofError::TooLarge { limit } => RecvError::TooLarge(format!(
+                            "series[{i}].samples[{j}]: pprof exceeds {limit} bytes"
+                        )),
+                        e => RecvError::BadRequest(format!(
+                            "series[{i}].samples[{j}].raw_profile: {e}"
+                        )),
+                    })?;
+                if profile.sample.is_empty() {
+                    self.empty.add(1);
+                    continue;
+                }
+                let (mut req, _) = pprof::to_otlp(&profile, self.base_resource(), &self.opts, None);
+                pyro::ingest::apply_series_labels(&mut req, &labels);
+                builder.push_request(&req);
+            }
+        }
+        Ok(builder)
+    }
+}
+
+/// Reads a body up to `limit` bytes and undoes its `Content-Encoding`.
+pub(crate) async fn read_body(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Vec<u8>, RecvError> {
+    let raw = match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(RecvError::TooLarge(format!(
+                "request body exceeds {limit} bytes"
+            )));
+        }
+        Err(e) => return Err(RecvError::BadRequest(format!("reading request body: {e}"))),
+    };
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
+        return Ok(raw.to_vec());
+    }
+    decompress(encoding, &raw, limit).map_err(|e| match e {
+        DecompressError::TooLarge(l) => {
+            RecvError::TooLarge(format!("decompressed body exceeds {l} bytes"))
+        }
+        e => RecvError::BadRequest(e.to_string()),
+    })
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Connect unary `Push`: `application/proto` (or `application/x-protobuf`) and `application/json`.
+async fn connect_push(shared: &Shared, headers: HeaderMap, body: Body) -> Response {
+    let ct = content_type(&headers);
+    let mt = ct.split(';').next().unwrap_or("").trim().to_owned();
+    let json = match mt.as_str() {
+        "application/proto" | "application/x-protobuf" | "application/protobuf" => false,
+        "application/json" => true,
+        _ => {
+            return RecvError::Unsupported(format!(
+                "unsupported Content-Type {ct:?}; use application/proto or application/json"
+            ))
+            .response();
+        }
+    };
+    let limit = usize::try_from(shared.cfg.max_request_body_size).unwrap_or(usize::MAX);
+    let bytes = match read_body(body, &headers, limit).await {
+        Ok(b) => b,
+        Err(e) => return e.response(),
+    };
+    let push = if json {
+        pyro::push_request_from_json(&bytes).map_err(RecvError::BadRequest)
+    } else {
+        PushRequest::decode(&bytes[..])
+            .map_err(|e| RecvError::BadRequest(format!("cannot decode PushRequest: {e}")))
+    };
+    let result = match push {
+        Ok(p) => match shared.convert_push(&p) {
+            Ok(b) => shared.send(b, shared.metadata(&headers), "push").await,
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) if json => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "{}",
+        )
+            .into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/proto")],
+            Vec::<u8>::new(),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::debug!(receiver = %shared.id, error = %e.message(), "push refused");
+            e.response()
+        }
+    }
+}
+
+async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let is_push = path.ends_with("/push.v1.PusherService/Push");
+    let is_ingest =
+        path == "/ingest" || path.ends_with("/pyroscope/ingest") || path.ends_with("/ingest");
+    if !is_push && !is_ingest {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONNECTION, "close")],
+            "404 page not found",
+        )
+            .into_response();
+    }
+    if req.method() != Method::POST {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST"), (header::CONNECTION, "close")],
+            "405 method not allowed",
+        )
+            .into_response();
+    }
+    if is_push {
+        if content_type(req.headers()).starts_with("application/grpc") {
+            return grpc::serve_one(shared, req).await;
+        }
+        let (parts, body) = req.into_parts();
+        return connect_push(&shared, parts.headers, body).await;
+    }
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let (parts, body) = req.into_parts();
+    match ingest::handle(&shared, &query, &parts.headers, body).await {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(e) => {
+            tracing::debug!(receiver = %shared.id, error = %e.message(), "ingest refused");
+            e.response()
+        }
+    }
+}
+
+struct PyroscopeReceiver {
+    shared: Arc<Shared>,
+    ctx: Context,
+    stop: CancellationToken,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Component for PyroscopeReceiver {
+    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+        Box::pin(async move {
+            let endpoint = self.shared.cfg.endpoint.clone();
+            let listener = tokio::net::TcpListener::bind(&endpoint)
+                .await
+                .map_err(|e| {
+                    StartError::new(
+                        &self.ctx.id,
+                        format!("cannot listen for Pyroscope clients on {endpoint}: {e}"),
+                    )
+                })?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| StartError::new(&self.ctx.id, e))?;
+            let app = axum::Router::new()
+                .fallback(route)
+                .with_state(self.shared.clone());
+            let stop = self.stop.clone();
+            tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
+            let handle = tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+                {
+                    tracing::error!(error = %e, "Pyroscope receiver server failed");
+                }
+            });
+            if let Ok(mut t) = self.task.lock() {
+                *t = Some(handle);
+            }
+            Ok(())
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.stop.cancel();
+            let t = self.task.lock().ok().and_then(|mut t| t.take());
+            if let Some(t) = t {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
