@@ -77,10 +77,10 @@ pub fn sniff(bytes: &[u8]) -> Format {
     if trimmed.starts_with(b"{") {
         return Format::OtlpJson;
     }
-    if let Ok(p) = pprof::Profile::decode(&plain[..]) {
-        if !p.string_table.is_empty() {
-            return Format::Pprof;
-        }
+    if let Ok(p) = pprof::Profile::decode(&plain[..])
+        && !p.string_table.is_empty()
+    {
+        return Format::Pprof;
     }
     if ExportProfilesServiceRequest::decode(&plain[..])
         .is_ok_and(|r| !r.resource_profiles.is_empty())

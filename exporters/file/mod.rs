@@ -283,7 +283,7 @@ mod tests {
 
     #[test]
     fn stamps() {
-        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(784111777_123);
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(784_111_777_123);
         assert_eq!(backup_stamp(t), "1994-11-06T08-49-37.123");
         assert_eq!(
             backup_name(Path::new("/x/p.json"), t),

@@ -69,10 +69,13 @@ pub fn is_cumulative(type_name: &str) -> bool {
     type_name.starts_with("alloc_") || matches!(type_name, "contentions" | "delay")
 }
 
+/// One scrape: its sample type names and the summed values per sample identity.
+type Snapshot = (Vec<String>, HashMap<Key, Vec<i64>>);
+
 /// Remembers the previous scrape of one target and profile type.
 #[derive(Default)]
 pub struct DeltaState {
-    prev: Option<(Vec<String>, HashMap<Key, Vec<i64>>)>,
+    prev: Option<Snapshot>,
 }
 
 impl DeltaState {
