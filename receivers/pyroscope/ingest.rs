@@ -134,11 +134,12 @@ pub(super) async fn handle(
         shared.dropped_profile_id.add(1);
         return Ok(());
     }
-    let ct = headers
+    // The media type matches case-insensitively; the multipart boundary is case-sensitive.
+    let ct_raw = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+        .unwrap_or("");
+    let ct = ct_raw.to_ascii_lowercase();
     let limit = usize::try_from(shared.cfg.max_request_body_size).unwrap_or(usize::MAX);
     let body = read_body(body, headers, limit).await?;
     let metadata = shared.metadata(headers);
@@ -175,7 +176,7 @@ pub(super) async fn handle(
             format == "lines",
         )?
     } else {
-        pprof_body(shared, &app, &tags, &spy, from, &ct, &body)?
+        pprof_body(shared, &app, &tags, &spy, from, ct_raw, &body)?
     };
     shared.send(builder, metadata, "ingest").await
 }
@@ -270,7 +271,7 @@ fn pprof_body(
     body: &[u8],
 ) -> Result<RequestBuilder, RecvError> {
     let mut config = BTreeMap::new();
-    let payload: &[u8] = if ct.contains("multipart/form-data") {
+    let payload: &[u8] = if ct.to_ascii_lowercase().contains("multipart/form-data") {
         let boundary = multipart::boundary(ct).ok_or_else(|| {
             RecvError::BadRequest("multipart Content-Type has no boundary".into())
         })?;

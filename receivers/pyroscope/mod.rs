@@ -142,7 +142,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn new(ctx: &Context, cfg: PyroscopeReceiverConfig, next: Arc<dyn Consumer>) -> Shared {
-        let mut opts = ToOtlpOptions::default();
+        // The scope comes from the `otel.scope.*` labels; without them it stays unnamed, so a
+        // Push → OTLP → Push round trip adds no `otel.scope.name` label.
+        let mut opts = ToOtlpOptions {
+            scope_name: String::new(),
+            ..Default::default()
+        };
         if let Some(l) = &cfg.span_id_labels {
             opts.span_id_labels = l.clone();
         }
@@ -416,7 +421,11 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             .into_response();
     }
     if is_push {
-        if content_type(req.headers()).starts_with("application/grpc") {
+        let ct = content_type(req.headers());
+        if ct.starts_with("application/grpc-web") {
+            return grpc::serve_web(shared, req).await;
+        }
+        if ct.starts_with("application/grpc") {
             return grpc::serve_one(shared, req).await;
         }
         let (parts, body) = req.into_parts();
