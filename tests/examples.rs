@@ -2,6 +2,9 @@
 //! embedded default pipeline (README's run command) takes OTLP in and writes ./profcol-data.
 
 mod common;
+#[path = "../exporters/pyroscope/test_server.rs"]
+#[allow(dead_code)]
+mod test_server;
 
 use std::time::Duration;
 
@@ -181,4 +184,62 @@ fn embedded_default_pipeline_writes_profcol_data() {
         "the debug exporter prints a summary:\n{}",
         log()
     );
+}
+
+/// `otlp-to-pyroscope.yaml`: OTLP in, Pyroscope Push out, the sender's tenant forwarded.
+#[test]
+fn otlp_to_pyroscope_example_pushes() {
+    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
+        return;
+    };
+    let capture = std::fs::read(capture).expect("reading capture");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt.block_on(test_server::PushServer::start());
+    let (grpc, http_port) = (free_port(), free_port());
+    let env = [
+        ("OTLP_GRPC_LISTEN", format!("127.0.0.1:{grpc}")),
+        ("OTLP_HTTP_LISTEN", format!("127.0.0.1:{http_port}")),
+        ("PYROSCOPE_URL", server.endpoint()),
+        ("METRICS_LEVEL", "none".to_owned()),
+    ];
+    let example = common::repo_root().join("examples/otlp-to-pyroscope.yaml");
+    let mut a = Profcol::start_file("otlp-to-pyroscope", &example, None, &[], &env);
+    a.wait_ready(Some(http_port));
+    let r = Http::new().request(
+        "POST",
+        &format!("http://127.0.0.1:{http_port}/v1development/profiles"),
+        &[
+            ("content-type", "application/x-protobuf"),
+            ("x-scope-orgid", "team-a"),
+        ],
+        capture,
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let accepted = poll(Duration::from_secs(30), || {
+        Some(server.accepted()).filter(|a| !a.is_empty())
+    })
+    .unwrap_or_else(|| panic!("nothing pushed:\n{}", a.stderr()));
+    let received = server.received();
+    assert!(
+        received
+            .iter()
+            .all(|r| r.header("x-scope-orgid") == Some("team-a")),
+        "tenant forwarded"
+    );
+    let ps = test_server::pushed(&accepted);
+    let ids: std::collections::BTreeSet<String> = ps.iter().flat_map(|p| p.type_ids()).collect();
+    assert!(
+        ids.contains("process_cpu:cpu:nanoseconds:cpu:nanoseconds"),
+        "{ids:?}"
+    );
+    assert!(
+        ps.iter()
+            .all(|p| test_server::label(&p.labels, "collector") == Some("profcol")),
+        "external label"
+    );
+    a.stop();
 }

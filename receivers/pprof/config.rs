@@ -66,8 +66,7 @@ pub struct Target {
     pub labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone)]
 pub struct ProfileType {
     pub enabled: bool,
     pub path: String,
@@ -89,9 +88,9 @@ impl Default for ProfileType {
     }
 }
 
-/// Per profile type; defaults as Alloy's `pyroscope.scrape`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// Per profile type; defaults as Alloy's `pyroscope.scrape`. A type given in the config keeps
+/// the defaults of the fields it leaves out (`memory: {enabled: true}` keeps its path).
+#[derive(Debug, Clone)]
 pub struct ProfileTypes {
     pub process_cpu: ProfileType,
     pub memory: ProfileType,
@@ -117,6 +116,60 @@ impl Default for ProfileTypes {
             godeltaprof_mutex: pt(false, "/debug/pprof/delta_mutex", false),
             godeltaprof_block: pt(false, "/debug/pprof/delta_block", false),
         }
+    }
+}
+
+/// The fields of one profile type that the config sets.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileTypeOverride {
+    enabled: Option<bool>,
+    path: Option<String>,
+    delta: Option<bool>,
+}
+
+impl ProfileTypeOverride {
+    fn apply(self, t: &mut ProfileType) {
+        if let Some(e) = self.enabled {
+            t.enabled = e;
+        }
+        if let Some(p) = self.path {
+            t.path = p;
+        }
+        if let Some(d) = self.delta {
+            t.delta = d;
+        }
+    }
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ProfileTypesOverride {
+    process_cpu: ProfileTypeOverride,
+    memory: ProfileTypeOverride,
+    goroutine: ProfileTypeOverride,
+    mutex: ProfileTypeOverride,
+    block: ProfileTypeOverride,
+    fgprof: ProfileTypeOverride,
+    godeltaprof_memory: ProfileTypeOverride,
+    godeltaprof_mutex: ProfileTypeOverride,
+    godeltaprof_block: ProfileTypeOverride,
+}
+
+impl<'de> Deserialize<'de> for ProfileTypes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let o = ProfileTypesOverride::deserialize(d)?;
+        let mut t = ProfileTypes::default();
+        o.process_cpu.apply(&mut t.process_cpu);
+        o.memory.apply(&mut t.memory);
+        o.goroutine.apply(&mut t.goroutine);
+        o.mutex.apply(&mut t.mutex);
+        o.block.apply(&mut t.block);
+        o.fgprof.apply(&mut t.fgprof);
+        o.godeltaprof_memory.apply(&mut t.godeltaprof_memory);
+        o.godeltaprof_mutex.apply(&mut t.godeltaprof_mutex);
+        o.godeltaprof_block.apply(&mut t.godeltaprof_block);
+        Ok(t)
     }
 }
 
