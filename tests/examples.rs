@@ -192,7 +192,30 @@ fn otlp_to_pyroscope_example_pushes() {
     let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
         return;
     };
-    let capture = std::fs::read(capture).expect("reading capture");
+    // The capture is old: move its times to now, as a live profiler would send them, so the
+    // exporter keeps it inside Pyroscope's ingestion window.
+    let mut req =
+        ExportProfilesServiceRequest::decode(&std::fs::read(capture).expect("reading capture")[..])
+            .expect("capture decodes");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_nanos() as u64;
+    for p in req
+        .resource_profiles
+        .iter_mut()
+        .flat_map(|r| &mut r.scope_profiles)
+        .flat_map(|s| &mut s.profiles)
+    {
+        let shift = now.saturating_sub(p.time_unix_nano + p.duration_nano);
+        p.time_unix_nano += shift;
+        for s in &mut p.samples {
+            for t in &mut s.timestamps_unix_nano {
+                *t += shift;
+            }
+        }
+    }
+    let capture = req.encode_to_vec();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
