@@ -365,3 +365,38 @@ fn scrape_urls() {
         ]
     );
 }
+
+#[test]
+fn profile_type_overrides_keep_their_defaults() {
+    let section = Section::from_value(
+        "receivers.pprof",
+        json!({"remote": {"targets": [{"endpoint": "127.0.0.1:6060"}], "profiles": {"memory": {"enabled": true}, "process_cpu": {"delta": true}, "goroutine": {"enabled": false}, "mutex": {"path": "/custom/mutex"}}}}),
+    );
+    let cfg = super::PprofReceiverConfig::load(&section).unwrap();
+    let remote = cfg.remote.unwrap();
+    let urls: Vec<String> = remote
+        .profiles
+        .jobs()
+        .iter()
+        .map(|j| super::scrape::url(&remote, &remote.targets[0], j))
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "http://127.0.0.1:6060/debug/pprof/profile?seconds=14",
+            "http://127.0.0.1:6060/debug/pprof/allocs",
+            "http://127.0.0.1:6060/custom/mutex",
+            "http://127.0.0.1:6060/debug/pprof/block",
+        ]
+    );
+    let bad = Section::from_value(
+        "receivers.pprof",
+        json!({"remote": {"targets": [{"endpoint": "x:1"}], "profiles": {"memory": {"bogus": 1}}}}),
+    );
+    assert!(
+        super::PprofReceiverConfig::load(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("bogus")
+    );
+}
