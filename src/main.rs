@@ -1,6 +1,7 @@
 //! The `profcol` binary: a thin CLI over the workspace crates.
 
 mod convert;
+mod query_cmd;
 
 use std::process::ExitCode;
 
@@ -51,6 +52,14 @@ enum Command {
     PrintDefaultConfig,
     /// Convert between pprof, OTLP (protobuf), OTLP/JSON and folded stacks.
     Convert(convert::ConvertArgs),
+    /// Run SQL over the Parquet output (the `samples` table) and print a table, CSV or JSON.
+    Query(query_cmd::QueryArgs),
+    /// Top functions by self and total time (or bytes, ...) over Parquet data or one profile file.
+    Top(query_cmd::TopArgs),
+    /// The functions whose share changed most between two versions or time windows.
+    Diff(query_cmd::DiffArgs),
+    /// Flame graph SVG (or folded, speedscope, pprof) of a selection; --diff between two.
+    Flamegraph(query_cmd::FlamegraphArgs),
 }
 
 fn registry() -> Registry {
@@ -210,6 +219,10 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Some(Command::Query(a)) => query_cmd::run(query_cmd::Cmd::Query(a)),
+        Some(Command::Top(a)) => query_cmd::run(query_cmd::Cmd::Top(a)),
+        Some(Command::Diff(a)) => query_cmd::run(query_cmd::Cmd::Diff(a)),
+        Some(Command::Flamegraph(a)) => query_cmd::run(query_cmd::Cmd::Flamegraph(a)),
         Some(Command::Convert(args)) => match convert::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
