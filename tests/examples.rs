@@ -3,7 +3,6 @@
 
 mod common;
 #[path = "../exporters/pyroscope/test_server.rs"]
-#[allow(dead_code)]
 mod test_server;
 
 use std::time::Duration;
