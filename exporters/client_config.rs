@@ -177,3 +177,52 @@ impl Compression {
 pub fn de_opt_duration<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Duration>, D::Error> {
     profcol_pipeline::exporter_helper::de_duration(de).map(Some)
 }
+
+/// An HTTP client (rustls) with the `tls` settings applied and profcol's user agent.
+pub fn http_client(tls: &TlsClientConfig, timeout: Duration) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder()
+        .timeout(timeout)
+        .user_agent(format!("profcol/{}", env!("CARGO_PKG_VERSION")))
+        .use_rustls_tls();
+    if let Some(ca) = tls.ca()? {
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&ca).map_err(|e| format!("invalid ca: {e}"))?;
+        for c in certs {
+            b = b.add_root_certificate(c);
+        }
+        if !tls.include_system_ca_certs_pool {
+            b = b.tls_built_in_root_certs(false);
+        }
+    }
+    if let Some((cert, key)) = tls.identity()? {
+        let mut pem = cert;
+        pem.extend_from_slice(b"\n");
+        pem.extend_from_slice(&key);
+        b = b.identity(
+            reqwest::Identity::from_pem(&pem)
+                .map_err(|e| format!("invalid client certificate: {e}"))?,
+        );
+    }
+    if tls.insecure_skip_verify {
+        b = b.danger_accept_invalid_certs(true);
+    }
+    if tls.min_version.as_deref() == Some("1.3") {
+        b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
+    }
+    b.build().map_err(|e| format!("building HTTP client: {e}"))
+}
+
+/// Configured `headers` as a request header map.
+pub fn header_map(
+    headers: &BTreeMap<String, String>,
+) -> Result<reqwest::header::HeaderMap, String> {
+    let mut out = reqwest::header::HeaderMap::new();
+    for (k, v) in headers {
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| format!("invalid header {k}: {e}"))?;
+        let value = reqwest::header::HeaderValue::from_str(v)
+            .map_err(|e| format!("invalid header value for {k}: {e}"))?;
+        out.insert(name, value);
+    }
+    Ok(out)
+}

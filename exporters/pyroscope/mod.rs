@@ -217,46 +217,8 @@ pub struct PushSender {
 impl PushSender {
     pub fn new(cfg: &PyroscopeConfig, ctx: &Context) -> Result<PushSender, String> {
         let url = cfg.push_url()?;
-        let mut b = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .user_agent(format!("profcol/{}", env!("CARGO_PKG_VERSION")))
-            .use_rustls_tls();
-        if let Some(ca) = cfg.tls.ca()? {
-            let certs = reqwest::Certificate::from_pem_bundle(&ca)
-                .map_err(|e| format!("invalid ca: {e}"))?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-            if !cfg.tls.include_system_ca_certs_pool {
-                b = b.tls_built_in_root_certs(false);
-            }
-        }
-        if let Some((cert, key)) = cfg.tls.identity()? {
-            let mut pem = cert;
-            pem.extend_from_slice(b"\n");
-            pem.extend_from_slice(&key);
-            b = b.identity(
-                reqwest::Identity::from_pem(&pem)
-                    .map_err(|e| format!("invalid client certificate: {e}"))?,
-            );
-        }
-        if cfg.tls.insecure_skip_verify {
-            b = b.danger_accept_invalid_certs(true);
-        }
-        if cfg.tls.min_version.as_deref() == Some("1.3") {
-            b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
-        }
-        let client = b
-            .build()
-            .map_err(|e| format!("building HTTP client: {e}"))?;
-        let mut headers = reqwest::header::HeaderMap::new();
-        for (k, v) in &cfg.headers {
-            let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
-                .map_err(|e| format!("invalid header {k}: {e}"))?;
-            let value = reqwest::header::HeaderValue::from_str(v)
-                .map_err(|e| format!("invalid header value for {k}: {e}"))?;
-            headers.insert(name, value);
-        }
+        let client = crate::client_config::http_client(&cfg.tls, cfg.timeout)?;
+        let headers = crate::client_config::header_map(&cfg.headers)?;
         Ok(PushSender {
             client,
             url,
