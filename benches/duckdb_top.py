@@ -18,8 +18,8 @@ import duckdb
 def top_sql(base: str, profile_type: str, limit: int) -> str:
     glob = os.path.join(base, "profiles", "**", "*.parquet").replace("'", "''")
     pt = profile_type.replace("'", "''")
-    # The same plan as profcol's top: aggregate by stack first, then the leaf (self) and each
-    # distinct function of the stack (total, recursion once).
+    # The same plan as profcol's top: aggregate by stack first, then one pass over each stack's
+    # distinct functions: total (recursion once) and self (the function that is the leaf).
     return f"""
 WITH s AS (
   SELECT stack_id, sum(value) AS v, any_value(frames_function_name) AS frames
@@ -27,14 +27,11 @@ WITH s AS (
   WHERE profile_type = '{pt}'
   GROUP BY stack_id
 ),
-leaf AS (SELECT frames[1] AS function, sum(v) AS self_value FROM s GROUP BY 1),
-tot AS (
-  SELECT function, sum(v) AS total_value
-  FROM (SELECT unnest(list_distinct(frames)) AS function, v FROM s)
-  GROUP BY 1
-)
-SELECT tot.function AS function, coalesce(leaf.self_value, 0) AS self_value, tot.total_value
-FROM tot LEFT JOIN leaf ON tot.function = leaf.function
+u AS (SELECT unnest(list_distinct(frames)) AS function, frames[1] AS leaf, v FROM s)
+SELECT function, sum(CASE WHEN function = leaf THEN v ELSE 0 END) AS self_value,
+       sum(v) AS total_value
+FROM u
+GROUP BY 1
 ORDER BY self_value DESC, total_value DESC, function
 LIMIT {limit}
 """

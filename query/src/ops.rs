@@ -158,7 +158,9 @@ fn stacks_cte(predicate: &str, sums: &str) -> String {
 }
 
 /// The SQL of `top`: self (leaf, `frames[1]`) and total (each function once per stack:
-/// `unnest(array_distinct(frames))`).
+/// `unnest(array_distinct(frames))`), in one pass over the stacks (DataFusion does not
+/// materialize CTEs, so a second reference to `s` would scan the files again). The leaf is in the
+/// distinct list exactly once, so `function = leaf` picks each stack's self value once.
 pub fn top_sql(predicate: &str, order: TopOrder, limit: usize) -> String {
     let order = match order {
         TopOrder::SelfValue => "self_value DESC, total_value DESC",
@@ -166,13 +168,10 @@ pub fn top_sql(predicate: &str, order: TopOrder, limit: usize) -> String {
     };
     format!(
         "WITH {s}, \
-         leaf AS (SELECT frames[1] AS function, sum(v) AS self_value FROM s GROUP BY 1), \
-         tot AS (SELECT function, sum(v) AS total_value FROM \
-                 (SELECT unnest(array_distinct(frames)) AS function, v FROM s) GROUP BY 1) \
-         SELECT CAST(tot.function AS VARCHAR) AS function, \
-         coalesce(leaf.self_value, 0) AS self_value, tot.total_value AS total_value \
-         FROM tot LEFT JOIN leaf ON tot.function = leaf.function \
-         ORDER BY {order}, function LIMIT {limit}",
+         u AS (SELECT unnest(array_distinct(frames)) AS function, frames[1] AS leaf, v FROM s) \
+         SELECT CAST(function AS VARCHAR) AS function, \
+         sum(CASE WHEN function = leaf THEN v ELSE 0 END) AS self_value, sum(v) AS total_value \
+         FROM u GROUP BY 1 ORDER BY {order}, function LIMIT {limit}",
         s = stacks_cte(predicate, "sum(value) AS v"),
     )
 }
@@ -285,24 +284,26 @@ fn share(x: &str, total: &str) -> String {
 }
 
 /// The SQL of `diff`: per function, its share of each side (cast to double before dividing) and
-/// the change in percentage points, largest change first.
+/// the change in percentage points, largest change first. One pass over the stacks: self and
+/// total per function from the unnested distinct frames; each side's total is the sum of the
+/// self values (every stack has one leaf).
 pub fn diff_sql(predicate: &str, from: &Side, to: &Side, metric: Metric, limit: usize) -> String {
-    let per_function = match metric {
-        Metric::SelfValue => {
-            "f AS (SELECT frames[1] AS function, sum(a) AS a, sum(b) AS b FROM s GROUP BY 1)"
-        }
-        Metric::Total => {
-            "f AS (SELECT function, sum(a) AS a, sum(b) AS b FROM \
-             (SELECT unnest(array_distinct(frames)) AS function, a, b FROM s) GROUP BY 1)"
-        }
+    let (a, b) = match metric {
+        Metric::SelfValue => ("sa", "sb"),
+        Metric::Total => ("xa", "xb"),
     };
-    let a_pct = share("f.a", "t.ta");
-    let b_pct = share("f.b", "t.tb");
+    let a_pct = share("a", "ta");
+    let b_pct = share("b", "tb");
     format!(
-        "WITH {s}, {per_function}, t AS (SELECT sum(a) AS ta, sum(b) AS tb FROM s) \
-         SELECT * FROM (SELECT CAST(f.function AS VARCHAR) AS function, f.a AS from_value, \
-         f.b AS to_value, {a_pct} AS from_pct, {b_pct} AS to_pct, ({b_pct}) - ({a_pct}) AS delta_pp \
-         FROM f CROSS JOIN t) ORDER BY abs(delta_pp) DESC, function LIMIT {limit}",
+        "WITH {s}, \
+         u AS (SELECT unnest(array_distinct(frames)) AS function, frames[1] AS leaf, a, b FROM s), \
+         f AS (SELECT function, sum(CASE WHEN function = leaf THEN a ELSE 0 END) AS sa, \
+               sum(CASE WHEN function = leaf THEN b ELSE 0 END) AS sb, sum(a) AS xa, sum(b) AS xb \
+               FROM u GROUP BY 1), \
+         g AS (SELECT function, {a} AS a, {b} AS b, sum(sa) OVER () AS ta, sum(sb) OVER () AS tb FROM f) \
+         SELECT * FROM (SELECT CAST(function AS VARCHAR) AS function, a AS from_value, \
+         b AS to_value, {a_pct} AS from_pct, {b_pct} AS to_pct, ({b_pct}) - ({a_pct}) AS delta_pp \
+         FROM g WHERE a <> 0 OR b <> 0) ORDER BY abs(delta_pp) DESC, function LIMIT {limit}",
         s = stacks_cte(
             &format!(
                 "{predicate} AND (({}) OR ({}))",
