@@ -5,6 +5,7 @@ pub mod debug;
 pub mod file;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod parquet;
 pub mod pyroscope;
 
 use profcol_pipeline::{Factory, Registry};
@@ -15,5 +16,6 @@ pub fn register(registry: &mut Registry) {
     registry.register(Factory::Exporter(Box::new(otlp_http::OtlpHttpFactory)));
     registry.register(Factory::Exporter(Box::new(debug::DebugFactory)));
     registry.register(Factory::Exporter(Box::new(file::FileFactory)));
+    registry.register(Factory::Exporter(Box::new(parquet::ParquetFactory)));
     registry.register(Factory::Exporter(Box::new(pyroscope::PyroscopeFactory)));
 }
