@@ -529,6 +529,75 @@ fn s3_objects_appear_complete_and_read_back() {
             .iter()
             .all(|f| !f.to_string_lossy().ends_with(".parquet"))
     );
+
+    // profcol's own query commands read the bucket back through s3://, with the endpoint and
+    // credentials from the usual environment variables only.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+    ];
+    let data = format!("s3://{bucket}/some/prefix");
+    let out = common::profcol_cmd(
+        &[
+            "query",
+            "--data",
+            &data,
+            "--format",
+            "json",
+            "SELECT service_name, profile_type, count(*) AS n, sum(value) AS total \
+             FROM samples GROUP BY 1, 2 ORDER BY 1, 2",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "profcol query over s3:// failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("query JSON");
+    let got: BTreeMap<(String, String), (u64, i64)> = got
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().expect("text column").to_owned();
+            let n = r["n"].as_u64().expect("count");
+            let total = r["total"].as_i64().expect("sum");
+            ((s("service_name"), s("profile_type")), (n, total))
+        })
+        .collect();
+    let mut per_type: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for ((svc, ty, _), v) in &want {
+        *per_type.entry((svc.clone(), ty.clone())).or_default() += v;
+    }
+    let got_totals: BTreeMap<_, _> = got.iter().map(|(k, (_, t))| (k.clone(), *t)).collect();
+    assert_eq!(
+        got_totals, per_type,
+        "profcol query over s3:// vs the input"
+    );
+    assert_eq!(
+        got.values().map(|(n, _)| *n).sum::<u64>(),
+        rows as u64,
+        "rows read back over s3://"
+    );
+    let out = common::profcol_cmd(
+        &[
+            "top",
+            "--data",
+            &data,
+            "--service",
+            PPROF_SERVICE,
+            "--limit",
+            "3",
+        ],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "profcol top over s3:// failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -661,4 +730,51 @@ fn embedded_default_writes_parquet() {
     );
     let v = read_local(&py, &data);
     check_reader("duckdb", &v, &want, rows);
+
+    // README: `profcol top --data ./profcol-data` works right after the run command. Its hottest
+    // function by self value is the input's.
+    let out = common::output_with_timeout(
+        {
+            let mut cmd = Command::new(common::profcol_bin());
+            cmd.current_dir(dir.path()).args([
+                "top",
+                "--data",
+                "./profcol-data",
+                "--limit",
+                "5",
+                "--format",
+                "json",
+            ]);
+            cmd
+        },
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "profcol top failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let top: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top JSON");
+    let first = &top[0];
+    let (func, self_value) = (
+        first["function"].as_str().unwrap_or_default(),
+        first["self"].as_i64().unwrap_or_default(),
+    );
+    // Self value per (profile type, leaf function) in the input.
+    let mut leaf_self: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for ((_, ty, stack), v) in &want {
+        let leaf = stack.rsplit(';').next().unwrap_or_default().to_owned();
+        *leaf_self.entry((ty.clone(), leaf)).or_default() += v;
+    }
+    let hottest_of_a_type = want.keys().map(|k| &k.1).any(|ty| {
+        let hottest = leaf_self
+            .iter()
+            .filter(|((t, _), _)| t == ty)
+            .max_by_key(|(_, v)| **v);
+        hottest.is_some_and(|((_, f), v)| f == func && *v == self_value)
+    });
+    assert!(
+        hottest_of_a_type,
+        "top's first row {first} is not the input's hottest function of any profile type"
+    );
 }
