@@ -53,11 +53,10 @@ impl ExporterFactory for ParquetFactory {
         let cfg = ParquetConfig::load(section)?;
         let id = ctx.id.to_string();
         let metrics = Metrics::new(&ctx.telemetry, &id);
-        let exporter =
-            ParquetExporter::new(&cfg, &id, metrics).map_err(|message| BuildError::Other {
-                id: id.clone(),
-                message,
-            })?;
+        let exporter = ParquetExporter::new(&cfg, &id, metrics).map_err(|e| BuildError::Other {
+            id: id.clone(),
+            message: e.to_string(),
+        })?;
         let tick = exporter.tick_interval();
         let queued = QueuedExporter::new(
             &ctx,
@@ -164,6 +163,57 @@ pub struct ParquetExporter {
 
 const PART_SIZE: usize = 16 << 20;
 
+/// What the exporter reports (each names the path, option or file it is about).
+#[derive(Debug, thiserror::Error)]
+pub enum ParquetExporterError {
+    #[error("path: {0}")]
+    Path(String),
+    #[error("storage.{key}: {source}")]
+    StorageOption {
+        key: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("{url}: {source}")]
+    Store {
+        url: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("parquet exporter is stopped")]
+    Stopped,
+    #[error("parquet writer task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// Rows that could not be written or committed (each message names the file).
+    #[error("{}", .0.join("; "))]
+    Lost(Vec<String>),
+}
+
+/// An upload of one finished file failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{key}: {source}")]
+pub struct UploadError {
+    key: String,
+    #[source]
+    source: UploadFailure,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum UploadFailure {
+    #[error("invalid object key: {0}")]
+    Key(#[from] object_store::path::Error),
+    #[error("reading the staged file: {0}")]
+    Read(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+}
+
 fn unix_ns(t: SystemTime) -> i64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
@@ -172,14 +222,27 @@ fn unix_ns(t: SystemTime) -> i64 {
 
 /// Builds the object store for an object-storage `path`: the provider's builder from the
 /// environment, then the URL, then the `storage` options.
-pub fn build_store(cfg: &ParquetConfig) -> Result<(Arc<dyn ObjectStore>, String, String), String> {
+pub fn build_store(
+    cfg: &ParquetConfig,
+) -> Result<(Arc<dyn ObjectStore>, String, String), ParquetExporterError> {
     let Target::Object {
         url,
         scheme,
         prefix,
-    } = cfg.target()?
+    } = cfg.target().map_err(ParquetExporterError::Path)?
     else {
-        return Err("not an object-store path".into());
+        return Err(ParquetExporterError::Path(format!(
+            "{:?} is not an object-store URL",
+            cfg.path
+        )));
+    };
+    let opt_err = |k: &str| {
+        let key = k.to_owned();
+        move |source| ParquetExporterError::StorageOption { key, source }
+    };
+    let store_err = |source| ParquetExporterError::Store {
+        url: url.clone(),
+        source,
     };
     let opts = cfg
         .storage
@@ -189,23 +252,23 @@ pub fn build_store(cfg: &ParquetConfig) -> Result<(Arc<dyn ObjectStore>, String,
         Scheme::S3 => {
             let mut b = object_store::aws::AmazonS3Builder::from_env().with_url(&url);
             for (k, v) in opts {
-                b = b.with_config(k.parse().map_err(|e| format!("storage.{k}: {e}"))?, v);
+                b = b.with_config(k.parse().map_err(opt_err(&k))?, v);
             }
-            Arc::new(b.build().map_err(|e| format!("{url}: {e}"))?)
+            Arc::new(b.build().map_err(store_err)?)
         }
         Scheme::Gcs => {
             let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env().with_url(&url);
             for (k, v) in opts {
-                b = b.with_config(k.parse().map_err(|e| format!("storage.{k}: {e}"))?, v);
+                b = b.with_config(k.parse().map_err(opt_err(&k))?, v);
             }
-            Arc::new(b.build().map_err(|e| format!("{url}: {e}"))?)
+            Arc::new(b.build().map_err(store_err)?)
         }
         Scheme::Azure => {
             let mut b = object_store::azure::MicrosoftAzureBuilder::from_env().with_url(&url);
             for (k, v) in opts {
-                b = b.with_config(k.parse().map_err(|e| format!("storage.{k}: {e}"))?, v);
+                b = b.with_config(k.parse().map_err(opt_err(&k))?, v);
             }
-            Arc::new(b.build().map_err(|e| format!("{url}: {e}"))?)
+            Arc::new(b.build().map_err(store_err)?)
         }
     };
     Ok((store, prefix, url))
@@ -213,8 +276,12 @@ pub fn build_store(cfg: &ParquetConfig) -> Result<(Arc<dyn ObjectStore>, String,
 
 impl ParquetExporter {
     /// An exporter for `cfg` (object stores are built from `cfg.path` and `cfg.storage`).
-    pub fn new(cfg: &ParquetConfig, id: &str, metrics: Metrics) -> Result<ParquetExporter, String> {
-        match cfg.target()? {
+    pub fn new(
+        cfg: &ParquetConfig,
+        id: &str,
+        metrics: Metrics,
+    ) -> Result<ParquetExporter, ParquetExporterError> {
+        match cfg.target().map_err(ParquetExporterError::Path)? {
             Target::Local(base) => {
                 let staging = cfg
                     .staging_dir
@@ -243,13 +310,17 @@ impl ParquetExporter {
         dest: Dest,
         staging: PathBuf,
         metrics: Metrics,
-    ) -> Result<ParquetExporter, String> {
+    ) -> Result<ParquetExporter, ParquetExporterError> {
+        let create = |path: &Path| {
+            std::fs::create_dir_all(path).map_err(|source| ParquetExporterError::CreateDir {
+                path: path.to_owned(),
+                source,
+            })
+        };
         if let Dest::Local(base) = &dest {
-            std::fs::create_dir_all(base)
-                .map_err(|e| format!("cannot create {}: {e}", base.display()))?;
+            create(base)?;
         }
-        std::fs::create_dir_all(&staging)
-            .map_err(|e| format!("cannot create staging directory {}: {e}", staging.display()))?;
+        create(&staging)?;
         let removed = writer::clean_staging(&staging);
         if removed > 0 {
             tracing::info!(staging = %staging.display(), files = removed, "removed incomplete Parquet files of a previous run");
@@ -297,7 +368,7 @@ impl ParquetExporter {
     async fn with_state<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut State) -> R + Send + 'static,
-    ) -> Result<(R, Vec<String>), String> {
+    ) -> Result<(R, Vec<String>), ParquetExporterError> {
         let shared = self.shared.clone();
         let (r, ready, errors) = tokio::task::spawn_blocking(move || {
             let mut st = lock(&shared.state);
@@ -308,8 +379,7 @@ impl ParquetExporter {
             let ready = shared.commit(finished, &mut errors);
             (r, ready, errors)
         })
-        .await
-        .map_err(|e| format!("parquet writer task failed: {e}"))?;
+        .await?;
         if !ready.is_empty() {
             lock(&self.shared.pending).extend(ready);
             self.upload_pending(false).await;
@@ -323,9 +393,9 @@ impl ParquetExporter {
         &self,
         req: Arc<ExportProfilesServiceRequest>,
         received: SystemTime,
-    ) -> Result<usize, String> {
+    ) -> Result<usize, ParquetExporterError> {
         if self.shared.closed.load(Ordering::SeqCst) {
-            return Err("parquet exporter is stopped".into());
+            return Err(ParquetExporterError::Stopped);
         }
         let fallback = unix_ns(received);
         let (n, errors) = self
@@ -337,7 +407,7 @@ impl ParquetExporter {
         if errors.is_empty() {
             Ok(n)
         } else {
-            Err(errors.join("; "))
+            Err(ParquetExporterError::Lost(errors))
         }
     }
 
@@ -533,12 +603,15 @@ async fn upload_group(
     store: &dyn ObjectStore,
     prefix: &str,
     g: &mut ReadyGroup,
-) -> Result<u64, String> {
+) -> Result<u64, UploadError> {
     let mut bytes = 0;
     while let Some((local, rel, size)) = g.files.first().cloned() {
         let key = object_key(prefix, &rel);
-        let path = ObjectPath::parse(&key).map_err(|e| format!("{key}: {e}"))?;
-        upload_file(store, &path, &local, size).await?;
+        let uploaded = match ObjectPath::parse(&key) {
+            Ok(path) => upload_file(store, &path, &local, size).await,
+            Err(e) => Err(e.into()),
+        };
+        uploaded.map_err(|source| UploadError { key, source })?;
         let _ = std::fs::remove_file(&local);
         g.files.remove(0);
         bytes += size;
@@ -553,32 +626,31 @@ async fn upload_file(
     path: &ObjectPath,
     local: &Path,
     size: u64,
-) -> Result<(), String> {
+) -> Result<(), UploadFailure> {
     use tokio::io::AsyncReadExt;
-    let err = |e: &dyn std::fmt::Display| format!("{path}: {e}");
     if size <= PART_SIZE as u64 {
-        let data = tokio::fs::read(local).await.map_err(|e| err(&e))?;
-        store.put(path, data.into()).await.map_err(|e| err(&e))?;
+        let data = tokio::fs::read(local).await?;
+        store.put(path, data.into()).await?;
         return Ok(());
     }
-    let upload = store.put_multipart(path).await.map_err(|e| err(&e))?;
+    let upload = store.put_multipart(path).await?;
     let mut w = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-    let result: Result<(), String> = async {
-        let mut f = tokio::fs::File::open(local).await.map_err(|e| err(&e))?;
+    let result: Result<(), UploadFailure> = async {
+        let mut f = tokio::fs::File::open(local).await?;
         let mut buf = vec![0u8; 1 << 20];
         loop {
-            let n = f.read(&mut buf).await.map_err(|e| err(&e))?;
+            let n = f.read(&mut buf).await?;
             if n == 0 {
                 break;
             }
-            w.wait_for_capacity(4).await.map_err(|e| err(&e))?;
+            w.wait_for_capacity(4).await?;
             w.write(&buf[..n]);
         }
         Ok(())
     }
     .await;
     match result {
-        Ok(()) => w.finish().await.map(|_| ()).map_err(|e| err(&e)),
+        Ok(()) => w.finish().await.map(|_| ()).map_err(UploadFailure::from),
         Err(e) => {
             let _ = w.abort().await;
             Err(e)
@@ -592,7 +664,7 @@ impl Sender for ParquetExporter {
             self.write(batch.request.clone(), batch.context.received)
                 .await
                 .map(|_| ())
-                .map_err(SendError::permanent)
+                .map_err(|e| SendError::permanent(e.to_string()))
         })
     }
 
