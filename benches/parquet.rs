@@ -17,7 +17,8 @@
 //! `benches/pyarrow_baseline.py` (pyarrow, C++ Parquet writer) reads it and times only the write,
 //! with the same settings; the summary prints both rates and their ratio.
 //!
-//! Run: `cargo bench --bench parquet` (add `-- --quick` for a short run). Python: `$PROFCOL_PYTHON`
+//! Run: `cargo bench --bench parquet` (add `-- --quick` for a short run; `cargo test --benches`
+//! runs it as a smoke test on a few thousand samples). Python: `$PROFCOL_PYTHON`
 //! or `~/.cache/profcol-venv/bin/python3` with pyarrow (tests/python/requirements.txt).
 
 use std::hint::black_box;
@@ -31,6 +32,12 @@ use profcol_pdata::{ExportProfilesServiceRequest, RequestBuilder, ValidationOpti
 use prost::Message;
 
 const TARGET_SAMPLES: usize = 1_000_000;
+/// Under `cargo test --benches` (no `--bench` argument): a smoke run on a few thousand samples.
+const SMOKE_SAMPLES: usize = 5_000;
+
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
 const SHIFT_NS: u64 = 10_000_000_000;
 
 fn fixture(rel: &str) -> Option<Vec<u8>> {
@@ -80,7 +87,12 @@ fn replicate(
     per_batch: usize,
 ) -> Vec<Arc<ExportProfilesServiceRequest>> {
     let n = profcol_pdata::sample_count(req).max(1);
-    let copies = TARGET_SAMPLES.div_ceil(n);
+    let target = if smoke() {
+        SMOKE_SAMPLES
+    } else {
+        TARGET_SAMPLES
+    };
+    let copies = target.div_ceil(n);
     let mut out = Vec::new();
     let mut i = 0;
     while i < copies {
@@ -218,6 +230,9 @@ fn bench_input(
         })
     });
     g.finish();
+    if smoke() {
+        return;
+    }
 
     // The summary, measured again here so the rates sit side by side.
     let exporter = best_of(3, || run_exporter(rt, batches));
