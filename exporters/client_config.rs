@@ -125,6 +125,12 @@ pub enum Compression {
     Zstd,
     Zlib,
     Deflate,
+    /// The snappy block format (what `Content-Encoding: snappy` means; Collectors read both).
+    Snappy,
+    /// The snappy framing format.
+    SnappyFramed,
+    /// The LZ4 frame format.
+    Lz4,
 }
 
 impl Compression {
@@ -135,6 +141,9 @@ impl Compression {
             "zstd" => Compression::Zstd,
             "zlib" => Compression::Zlib,
             "deflate" => Compression::Deflate,
+            "snappy" => Compression::Snappy,
+            "x-snappy-framed" => Compression::SnappyFramed,
+            "lz4" => Compression::Lz4,
             _ => return None,
         })
     }
@@ -146,6 +155,9 @@ impl Compression {
             Compression::Zstd => Some("zstd"),
             Compression::Zlib => Some("zlib"),
             Compression::Deflate => Some("deflate"),
+            Compression::Snappy => Some("snappy"),
+            Compression::SnappyFramed => Some("x-snappy-framed"),
+            Compression::Lz4 => Some("lz4"),
         }
     }
 
@@ -170,6 +182,20 @@ impl Compression {
                 e.finish()
             }
             Compression::Zstd => zstd::encode_all(data, 3),
+            Compression::Snappy => snap::raw::Encoder::new()
+                .compress_vec(data)
+                .map_err(std::io::Error::other),
+            Compression::SnappyFramed => {
+                let mut e = snap::write::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
+                e.write_all(data)?;
+                e.into_inner()
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            }
+            Compression::Lz4 => {
+                let mut e = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
+                e.write_all(data)?;
+                e.finish().map_err(std::io::Error::other)
+            }
         }
     }
 }

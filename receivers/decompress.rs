@@ -4,7 +4,9 @@ use std::io::Read;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecompressError {
-    #[error("unsupported Content-Encoding {0:?} (supported: gzip, zstd, zlib, deflate, identity)")]
+    #[error(
+        "unsupported Content-Encoding {0:?} (supported: gzip, zstd, zlib, deflate, snappy, x-snappy-framed, lz4, identity)"
+    )]
     Unsupported(String),
     #[error("decompressed body exceeds the limit of {0} bytes")]
     TooLarge(usize),
@@ -59,8 +61,39 @@ pub fn decompress(encoding: &str, body: &[u8], limit: usize) -> Result<Vec<u8>, 
             }
             other => other,
         },
+        // Like the Collector: `snappy` is the block format, but a body that starts with the
+        // framing format's stream identifier is read as framed (older Collectors sent that).
+        "snappy" if body.starts_with(SNAPPY_STREAM_ID) => {
+            read_limited(snap::read::FrameDecoder::new(body), limit, "snappy")
+        }
+        "snappy" => snappy_block(body, limit),
+        "x-snappy-framed" => read_limited(
+            snap::read::FrameDecoder::new(body),
+            limit,
+            "x-snappy-framed",
+        ),
+        "lz4" => read_limited(lz4_flex::frame::FrameDecoder::new(body), limit, "lz4"),
         _ => Err(DecompressError::Unsupported(encoding.to_owned())),
     }
+}
+
+/// The first chunk of every snappy framing-format stream.
+const SNAPPY_STREAM_ID: &[u8] = b"\xff\x06\x00\x00sNaPpY";
+
+/// A snappy block: its header states the decompressed length, checked against the limit before
+/// anything is allocated.
+fn snappy_block(body: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
+    let corrupt = |e: snap::Error| DecompressError::Corrupt {
+        encoding: "snappy".into(),
+        message: e.to_string(),
+    };
+    let len = snap::raw::decompress_len(body).map_err(corrupt)?;
+    if len > limit {
+        return Err(DecompressError::TooLarge(limit));
+    }
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(corrupt)
 }
 
 /// True when the bytes start with the gzip magic number.
@@ -100,6 +133,49 @@ mod tests {
         let zl = e.finish().unwrap();
         assert_eq!(decompress("deflate", &zl, 10_000).unwrap(), data);
         assert_eq!(decompress("zlib", &zl, 10_000).unwrap(), data);
+    }
+
+    #[test]
+    fn snappy_block_framed_and_lz4() {
+        let data = b"profiles ".repeat(1000);
+        let block = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+        assert_eq!(decompress("snappy", &block, 9000).unwrap(), data);
+        assert_eq!(
+            decompress("snappy", &block, 8999),
+            Err(DecompressError::TooLarge(8999))
+        );
+        let mut framed = snap::write::FrameEncoder::new(Vec::new());
+        framed.write_all(&data).unwrap();
+        let framed = framed.into_inner().unwrap();
+        assert!(framed.starts_with(SNAPPY_STREAM_ID));
+        assert_eq!(decompress("snappy", &framed, 9000).unwrap(), data);
+        assert_eq!(decompress("x-snappy-framed", &framed, 9000).unwrap(), data);
+        assert_eq!(
+            decompress("x-snappy-framed", &framed, 100),
+            Err(DecompressError::TooLarge(100))
+        );
+        let mut lz = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz.write_all(&data).unwrap();
+        let lz = lz.finish().unwrap();
+        assert_eq!(decompress("lz4", &lz, 9000).unwrap(), data);
+        assert_eq!(
+            decompress("lz4", &lz, 10),
+            Err(DecompressError::TooLarge(10))
+        );
+        // A block header claiming 4 GiB is refused before any allocation.
+        assert_eq!(
+            decompress("snappy", &[0xff, 0xff, 0xff, 0xff, 0x0f], 1 << 20),
+            Err(DecompressError::TooLarge(1 << 20))
+        );
+        for enc in ["snappy", "x-snappy-framed", "lz4"] {
+            assert!(
+                matches!(
+                    decompress(enc, b"\x05garbage", 1 << 20),
+                    Err(DecompressError::Corrupt { .. })
+                ),
+                "{enc}"
+            );
+        }
     }
 
     #[test]

@@ -456,6 +456,54 @@ fn http_bad_requests_get_documented_errors_and_server_keeps_serving() {
     expect("corrupt gzip", r, 400, PROTO, &["gzip"]);
     check_still_serving("corrupt gzip");
 
+    // The other encodings the Collector accepts, encoded as profcol's otlp_http exporter sends
+    // them; `snappy` also takes the framing format (older Collectors sent that).
+    use profcol_exporters::client_config::Compression;
+    let framed = Compression::SnappyFramed
+        .compress(&ebpf)
+        .expect("snappy framed");
+    for (label, encoding, body) in [
+        (
+            "snappy block",
+            "snappy",
+            Compression::Snappy.compress(&ebpf),
+        ),
+        ("snappy framed as snappy", "snappy", Ok(framed.clone())),
+        ("x-snappy-framed", "x-snappy-framed", Ok(framed)),
+        ("lz4", "lz4", Compression::Lz4.compress(&ebpf)),
+    ] {
+        let body = body.expect(label);
+        assert_ne!(body, ebpf, "{label}: compressed");
+        let r = http.request(
+            "POST",
+            &url,
+            &[("content-type", PROTO), ("content-encoding", encoding)],
+            body,
+        );
+        assert_eq!(r.status, 200, "{label}: {}", status_message(&r));
+        valid_sends.set(valid_sends.get() + 1);
+    }
+    // A snappy block whose stated length is over the limit: refused before decompression.
+    let bomb = Compression::Snappy
+        .compress(&vec![0u8; 20 << 20])
+        .expect("snappy bomb");
+    assert!(bomb.len() < LIMIT, "{} bytes", bomb.len());
+    let r = http.request(
+        "POST",
+        &url,
+        &[("content-type", PROTO), ("content-encoding", "snappy")],
+        bomb,
+    );
+    expect("snappy bomb", r, 413, PROTO, &["limit"]);
+    let r = http.request(
+        "POST",
+        &url,
+        &[("content-type", PROTO), ("content-encoding", "lz4")],
+        b"not lz4 at all".to_vec(),
+    );
+    expect("corrupt lz4", r, 400, PROTO, &["lz4"]);
+    check_still_serving("corrupt lz4");
+
     // Unknown Content-Encoding.
     let r = http.request(
         "POST",

@@ -106,7 +106,7 @@ impl OtlpHttpConfig {
             return Err(section.error(
                 "compression",
                 format!(
-                    "unsupported compression {:?} (gzip, zstd, zlib, deflate, none)",
+                    "unsupported compression {:?} (gzip, zstd, zlib, deflate, snappy, x-snappy-framed, lz4, none)",
                     cfg.compression
                 ),
             ));
