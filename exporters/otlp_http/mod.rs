@@ -2,8 +2,6 @@
 
 pub mod config;
 
-use std::time::Duration;
-
 use profcol_config::{ConfigError, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
@@ -78,52 +76,6 @@ impl HttpSender {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate(v)?;
-    Some(
-        when.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
-}
-
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn httpdate(s: &str) -> Option<std::time::SystemTime> {
-    let parts: Vec<&str> = s.split_whitespace().collect();
-    if parts.len() != 6 || parts[5] != "GMT" {
-        return None;
-    }
-    let day: u64 = parts[1].parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| *m == parts[2])? as u64
-        + 1;
-    let year: u64 = parts[3].parse().ok()?;
-    let hms: Vec<u64> = parts[4].split(':').filter_map(|x| x.parse().ok()).collect();
-    if hms.len() != 3 || year < 1970 {
-        return None;
-    }
-    // Days from civil date (proleptic Gregorian), Howard Hinnant's algorithm.
-    let (y, m) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146097 + doe - 719468;
-    let secs = days * 86400 + hms[0] * 3600 + hms[1] * 60 + hms[2];
-    Some(std::time::UNIX_EPOCH + Duration::from_secs(secs))
-}
-
 impl Sender for HttpSender {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
@@ -158,7 +110,7 @@ impl Sender for HttpSender {
                 .await
                 .map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
             let status = resp.status();
-            let ra = retry_after(resp.headers());
+            let ra = crate::client_config::retry_after(resp.headers());
             let is_json = resp
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)
@@ -195,20 +147,5 @@ impl Sender for HttpSender {
                 retry_after: ra,
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_dates() {
-        let t = httpdate("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(
-            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-            784111777
-        );
-        assert!(httpdate("yesterday").is_none());
     }
 }

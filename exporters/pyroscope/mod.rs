@@ -85,12 +85,6 @@ fn retryable(status: u16, code: &str) -> bool {
     }
 }
 
-/// `Retry-After` in seconds (HTTP dates are not honoured: the backoff applies).
-fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
-}
-
 /// A cheap random number in [0, 1) for retry jitter.
 fn jitter_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
@@ -318,7 +312,7 @@ impl PushSender {
         if status.is_success() {
             return Ok(());
         }
-        let ra = retry_after(resp.headers());
+        let ra = crate::client_config::retry_after(resp.headers());
         let bytes = resp.bytes().await.unwrap_or_default();
         let err: ConnectError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ConnectError {
             code: String::new(),
