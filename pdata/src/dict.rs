@@ -4,7 +4,7 @@
 //! Every operation is O(1) expected per dictionary entry or sample, so merging and splitting are
 //! O(size of the input).
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use prost::Message;
 
@@ -59,13 +59,13 @@ impl DictionaryBuilder {
                 attribute_table: vec![KeyValueAndUnit::default()],
                 stack_table: vec![Stack::default()],
             },
-            strings: HashMap::new(),
-            functions: HashMap::new(),
-            mappings: HashMap::new(),
-            locations: HashMap::new(),
-            stacks: HashMap::new(),
-            links: HashMap::new(),
-            attributes: HashMap::new(),
+            strings: HashMap::default(),
+            functions: HashMap::default(),
+            mappings: HashMap::default(),
+            locations: HashMap::default(),
+            stacks: HashMap::default(),
+            links: HashMap::default(),
+            attributes: HashMap::default(),
         };
         b.strings.insert(String::new(), 0);
         b.functions.insert((0, 0, 0, 0), 0);

@@ -1,7 +1,9 @@
 //! Folded / collapsed stack text (spec `pprof-otlp-mapping.md` §6): Brendan Gregg's
 //! `frame;frame;leaf 123` and jfr-parser's `frame:LINE;...;leaf:LINE [v1 v2 …]`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::hash::HashMap;
 
 use crate::collector::ExportProfilesServiceRequest;
 use crate::common::{InstrumentationScope, KeyValue};
@@ -162,8 +164,8 @@ pub fn to_otlp(
         sample_types.to_vec()
     };
     let mut d = DictionaryBuilder::new();
-    let mut frame_loc: HashMap<&str, i32> = HashMap::new();
-    let mut index: HashMap<i32, usize> = HashMap::new();
+    let mut frame_loc: HashMap<&str, i32> = HashMap::default();
+    let mut index: HashMap<i32, usize> = HashMap::default();
     let mut groups: Vec<(i32, Vec<i64>)> = Vec::new();
     for s in stacks {
         let mut locs = Vec::with_capacity(s.frames.len());

@@ -11,6 +11,7 @@ pub use opentelemetry_proto::tonic::resource::v1 as resource;
 pub mod batch;
 pub mod dict;
 pub mod folded;
+pub mod hash;
 pub mod json;
 pub mod merge;
 pub mod pprof;

@@ -4,7 +4,7 @@
 //! attributes given as string-table references are resolved to plain strings, and code may index
 //! the dictionary without further checks.
 
-use std::collections::HashSet;
+use crate::hash::HashSet;
 
 use crate::collector::ExportProfilesServiceRequest;
 use crate::common::{AnyValue, KeyValue, any_value};
@@ -145,7 +145,7 @@ fn check_attribute_list(
         }
         return Ok(None);
     }
-    let mut seen = HashSet::with_capacity(indices.len());
+    let mut seen = HashSet::with_capacity_and_hasher(indices.len(), Default::default());
     for (i, &a) in indices.iter().enumerate() {
         if !seen.insert(key(a)) {
             return Ok(Some(i));
@@ -529,7 +529,7 @@ fn check_sample_shape(
 }
 
 fn dedup_keys(indices: &mut Vec<i32>, d: &ProfilesDictionary) {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     indices.retain(|&a| {
         let k = d.attribute_table[a as usize].key_strindex;
         seen.insert(d.string_table[k as usize].clone())

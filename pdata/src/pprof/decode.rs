@@ -1,8 +1,8 @@
 //! Safe pprof decoding (spec `pprof-otlp-mapping.md` §2): gzip sniffing with a decompressed-size
 //! limit, concatenation and legacy-format detection, lossy UTF-8 strings and Go's validity rules.
 
+use crate::hash::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use prost::Message;
@@ -236,7 +236,7 @@ fn invalid(path: String, message: impl Into<String>) -> PprofError {
 
 /// Checks that ids are non-zero and unique; returns the set of ids.
 fn unique_ids(ids: impl Iterator<Item = u64>, table: &str) -> Result<HashSet<u64>, PprofError> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for (i, id) in ids.enumerate() {
         if id == 0 {
             return Err(invalid(format!("{table}[{i}].id"), "id 0 is reserved"));
@@ -352,7 +352,7 @@ pub fn check_valid(p: &Profile) -> Result<(), PprofError> {
 
 /// Maps pprof ids to positions in their table (first occurrence wins).
 pub(crate) fn id_index<T>(items: &[T], id: impl Fn(&T) -> u64) -> HashMap<u64, usize> {
-    let mut m = HashMap::with_capacity(items.len());
+    let mut m = HashMap::with_capacity_and_hasher(items.len(), Default::default());
     for (i, x) in items.iter().enumerate() {
         m.entry(id(x)).or_insert(i);
     }

@@ -1,6 +1,6 @@
 //! OTLP → pprof (spec `pprof-otlp-mapping.md` §4).
 
-use std::collections::HashMap;
+use crate::hash::HashMap;
 
 use super::{Function, Label, Line, Location, Mapping, Profile, Sample, ValueType, attr};
 use crate::collector::ExportProfilesServiceRequest;
@@ -46,7 +46,7 @@ impl Strings {
     fn new() -> Strings {
         Strings {
             table: vec![Vec::new()],
-            index: HashMap::new(),
+            index: HashMap::default(),
         }
     }
 
@@ -225,7 +225,7 @@ fn convert(ctx: &Ctx<'_>, job: &Job<'_>, stats: &mut FromOtlpStats) -> Profile {
 
     // Rows joined by identity (stack, attribute set, link).
     let mut rows: Vec<Row> = Vec::new();
-    let mut index: HashMap<(i32, Vec<i32>, i32), usize> = HashMap::new();
+    let mut index: HashMap<(i32, Vec<i32>, i32), usize> = HashMap::default();
     for (p, slot) in &job.parts {
         for s in &p.samples {
             stats.timestamps_dropped += s.timestamps_unix_nano.len();
@@ -323,7 +323,7 @@ fn convert(ctx: &Ctx<'_>, job: &Job<'_>, stats: &mut FromOtlpStats) -> Profile {
         })
         .collect();
 
-    let mut flags: HashMap<i32, FlagAcc> = HashMap::new();
+    let mut flags: HashMap<i32, FlagAcc> = HashMap::default();
     let mut location = Vec::with_capacity(locs.len());
     for (i, &li) in locs.iter().enumerate() {
         let Some(l) = dict.location(li) else {

@@ -1,7 +1,7 @@
 //! pprof → OTLP (spec `pprof-otlp-mapping.md` §3).
 
+use crate::hash::{HashMap, HashSet};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
 
 use super::decode::id_index;
 use super::{Profile, Sample, attr};
@@ -147,15 +147,15 @@ impl<'a> Conv<'a> {
             p,
             d: DictionaryBuilder::new(),
             strs: vec![-1; p.string_table.len()],
-            mapping_index: HashMap::new(),
+            mapping_index: HashMap::default(),
             mappings: vec![OMapping::default()],
             pprof_functions: id_index(&p.function, |f| f.id),
-            function_by_id: HashMap::new(),
-            function_keys: HashMap::new(),
+            function_by_id: HashMap::default(),
+            function_keys: HashMap::default(),
             functions: vec![OFunction::default()],
             pprof_locations: id_index(&p.location, |l| l.id),
-            location_by_id: HashMap::new(),
-            location_keys: HashMap::new(),
+            location_by_id: HashMap::default(),
+            location_keys: HashMap::default(),
             locations: vec![OLocation::default()],
             folded_attr: None,
         }
@@ -355,7 +355,8 @@ impl<'a> Conv<'a> {
             !opts.keep_correlation_labels
                 && (span.is_some_and(|(i, _)| i == pos) || trace.is_some_and(|(i, _)| i == pos))
         };
-        let mut seen: HashSet<Cow<'_, str>> = HashSet::with_capacity(s.label.len());
+        let mut seen: HashSet<Cow<'_, str>> =
+            HashSet::with_capacity_and_hasher(s.label.len(), Default::default());
         let mut attrs = Vec::with_capacity(s.label.len());
         for (pos, l) in s.label.iter().enumerate().filter(|(_, l)| l.str != 0) {
             let key = p.string(l.key);
@@ -432,7 +433,7 @@ pub fn to_otlp(
 
     // Samples, merged by identity (stack, attribute set, link).
     let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<(i32, Vec<i32>, i32), usize> = HashMap::new();
+    let mut index: HashMap<(i32, Vec<i32>, i32), usize> = HashMap::default();
     for s in &p.sample {
         let mut locs = Vec::with_capacity(s.location_id.len());
         for &id in &s.location_id {

@@ -289,7 +289,7 @@ pub fn apply_series_labels(req: &mut ExportProfilesServiceRequest, labels: &[(St
     let mut scope_attrs: Vec<KeyValue> = Vec::new();
     let mut scope_name = None;
     let mut scope_version = None;
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = crate::hash::HashSet::default();
     for (k, v) in labels {
         if !seen.insert(k.as_str()) {
             continue;

@@ -3,7 +3,9 @@
 //!
 //! Everything here is pure: no I/O, no clocks. The `pyroscope` exporter drives it.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use crate::hash::{HashMap, HashSet};
 
 use crate::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
 use crate::pprof::{Function, Location, Mapping, Profile, Sample, ValueType};
@@ -472,7 +474,7 @@ pub fn series_labels(
         cfg,
         promoted: &sample.promoted_keys,
         labels: Vec::new(),
-        names: HashSet::new(),
+        names: HashSet::default(),
         stats: LabelStats::default(),
     };
     let name = if profile_name.is_empty() {
@@ -602,7 +604,7 @@ fn is_link_label(key: &str) -> bool {
 /// Keys of the per-sample string labels the server turns into series labels (§1.4): every string
 /// label except `span_id`, `trace_id` and `profile_id`.
 pub fn promoted_sample_label_keys(p: &Profile) -> BTreeSet<String> {
-    let mut keys: HashSet<i64> = HashSet::new();
+    let mut keys: HashSet<i64> = HashSet::default();
     for s in &p.sample {
         for l in &s.label {
             if l.str != 0 {
@@ -619,7 +621,7 @@ pub fn promoted_sample_label_keys(p: &Profile) -> BTreeSet<String> {
 /// Renames per-sample label keys to `[a-zA-Z_][a-zA-Z0-9_]*` (the `sanitize_label_names` option,
 /// for servers that reject dots), keeping `span_id`/`trace_id`. Returns how many keys changed.
 pub fn sanitize_sample_label_keys(p: &mut Profile) -> usize {
-    let mut map: HashMap<i64, i64> = HashMap::new();
+    let mut map: HashMap<i64, i64> = HashMap::default();
     let keys: BTreeSet<i64> = p
         .sample
         .iter()
@@ -719,7 +721,7 @@ pub fn subset(p: &Profile, indices: &[usize]) -> Profile {
 
     let mut st = StringRemap {
         src: &p.string_table,
-        map: HashMap::new(),
+        map: HashMap::default(),
         table: vec![Vec::new()],
     };
     let sample_type = p
@@ -820,7 +822,7 @@ pub fn split_by_sample_label(p: Profile, key: &str) -> Vec<(Option<String>, Prof
         return vec![(None, p)];
     }
     let mut order: Vec<Option<i64>> = Vec::new();
-    let mut groups: HashMap<Option<i64>, Vec<usize>> = HashMap::new();
+    let mut groups: HashMap<Option<i64>, Vec<usize>> = HashMap::default();
     for (i, s) in p.sample.iter().enumerate() {
         let v = value_of(s);
         groups
