@@ -327,6 +327,14 @@ pub fn flatten<'a>(
         fn take_evicted(&mut self) -> Vec<PartKey> {
             Vec::new()
         }
+        fn limits(&self) -> super::rows::RowLimits {
+            super::rows::RowLimits {
+                rows: usize::MAX,
+                bytes: usize::MAX,
+                elements: usize::MAX,
+            }
+        }
+        fn flush_full(&mut self, _: &PartKey) {}
     }
     let mut c = Collect::default();
     for r in reqs {

@@ -135,6 +135,12 @@ pub fn parse_target(path: &str) -> Result<Target, String> {
     if prefix.split('/').any(|s| s == "." || s == "..") {
         return Err(format!("{path:?}: the key prefix must not contain . or .."));
     }
+    // Every object key starts with the prefix: refuse one object_store cannot use (empty
+    // segments as in `a//b`, control characters) here rather than on every upload.
+    if !prefix.is_empty() {
+        object_store::path::Path::parse(&prefix)
+            .map_err(|e| format!("{path:?}: invalid key prefix: {e}"))?;
+    }
     let url = format!("{}://{bucket}", path.split_once("://").map_or("", |p| p.0));
     Ok(Target::Object {
         url,

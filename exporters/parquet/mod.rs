@@ -321,13 +321,16 @@ impl ParquetExporter {
             create(base)?;
         }
         create(&staging)?;
-        let removed = writer::clean_staging(&staging);
+        // A live writer touches its file at least once per `max_file_age` (it closes by then);
+        // files of other hosts idle much longer than that were abandoned.
+        let abandon_after = cfg.max_file_age.max(cfg.flush_interval) * 2 + Duration::from_secs(600);
+        let removed = writer::clean_staging(&staging, abandon_after);
         if removed > 0 {
             tracing::info!(staging = %staging.display(), files = removed, "removed incomplete Parquet files of a previous run");
         }
         let settings = Arc::new(Settings::new(cfg, staging.clone()));
         let pending = match &dest {
-            Dest::Object { .. } => scan_ready(&staging.join("ready")),
+            Dest::Object { .. } => scan_ready(&staging.join("ready"), abandon_after),
             Dest::Local(_) => Vec::new(),
         };
         if !pending.is_empty() {
@@ -400,10 +403,16 @@ impl ParquetExporter {
         let fallback = unix_ns(received);
         let (n, errors) = self
             .with_state(move |st| {
+                if st.stopped {
+                    return None;
+                }
                 st.set_clock(Instant::now(), unix_ns(SystemTime::now()));
-                st.append(&req, fallback)
+                Some(st.append(&req, fallback))
             })
             .await?;
+        let Some(n) = n else {
+            return Err(ParquetExporterError::Stopped);
+        };
         if errors.is_empty() {
             Ok(n)
         } else {
@@ -427,6 +436,7 @@ impl ParquetExporter {
         self.shared.closed.store(true, Ordering::SeqCst);
         let _ = self
             .with_state(|st| {
+                st.stopped = true;
                 st.set_clock(Instant::now(), unix_ns(SystemTime::now()));
                 st.close_all()
             })
@@ -527,10 +537,7 @@ fn object_key(prefix: &str, rel: &str) -> String {
 
 /// Moves a finished file group into `<staging>/ready/<pid>-<uuid>/`.
 fn to_ready(staging: &Path, f: &Finished) -> Result<ReadyGroup, WriteError> {
-    let dir =
-        staging
-            .join("ready")
-            .join(format!("{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+    let dir = staging.join("ready").join(writer::owner_name());
     std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let mut files = Vec::new();
     for (i, file) in f.files.iter().enumerate() {
@@ -556,7 +563,7 @@ fn to_ready(staging: &Path, f: &Finished) -> Result<ReadyGroup, WriteError> {
 }
 
 /// Ready groups left by processes that are gone.
-fn scan_ready(ready: &Path) -> Vec<ReadyGroup> {
+fn scan_ready(ready: &Path, abandon_after: Duration) -> Vec<ReadyGroup> {
     let Ok(entries) = std::fs::read_dir(ready) else {
         return Vec::new();
     };
@@ -564,7 +571,8 @@ fn scan_ready(ready: &Path) -> Vec<ReadyGroup> {
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let dir = e.path();
-        if !dir.is_dir() || !is_stale(&name) {
+        let idle = e.metadata().ok().and_then(|m| writer::idle_for(&m));
+        if !dir.is_dir() || !is_stale(&name, idle, abandon_after) {
             continue;
         }
         let mut files = Vec::new();

@@ -6,8 +6,8 @@
 //! costs about a hundred bytes however deep its stack is; the frame lists are expanded only when
 //! a row group is built (`arrays.rs`).
 
+use profcol_pdata::hash::HashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use profcol_pdata::ExportProfilesServiceRequest;
 use profcol_pdata::common::{AnyValue, KeyValue, any_value::Value};
@@ -306,7 +306,7 @@ impl Default for Tables {
     fn default() -> Self {
         Tables {
             dicts: (0..d::N).map(|_| Interner::default()).collect(),
-            frame_index: HashMap::new(),
+            frame_index: HashMap::default(),
             frames: Vec::new(),
             stacks: Stacks::default(),
             maps: Maps::default(),
@@ -574,7 +574,33 @@ pub trait Sink {
     fn partition(&mut self, key: &PartKey) -> &mut Tables;
     /// Called when `key`'s partition was closed and dropped while appending (memos must go).
     fn take_evicted(&mut self) -> Vec<PartKey>;
+    /// When a partition's buffered rows must be written out before more are appended.
+    fn limits(&self) -> RowLimits;
+    /// Writes `key`'s buffered rows out (they reached [`Sink::limits`]) in the middle of a
+    /// request, so one request cannot buffer without bound.
+    fn flush_full(&mut self, key: &PartKey);
 }
+
+/// Buffered rows of one partition at which they are written as a row group.
+#[derive(Debug, Clone, Copy)]
+pub struct RowLimits {
+    pub rows: usize,
+    pub bytes: usize,
+    pub elements: usize,
+}
+
+impl RowLimits {
+    pub fn reached(&self, r: &Rows) -> bool {
+        r.len() >= self.rows || r.bytes >= self.bytes || r.elements >= self.elements
+    }
+}
+
+/// Bytes one list element (a frame, a map entry, an observation) takes once a row group is
+/// materialized as Arrow arrays: a frame is 14 list values (7 dictionary keys, 6 64-bit
+/// integers, a bit) plus offsets.
+pub const ELEMENT_BYTES: usize = 88;
+/// Bytes of a row's fixed-width columns when materialized.
+pub const ROW_BYTES: usize = 96;
 
 pub const UNKNOWN_SERVICE: &str = "unknown_service";
 
@@ -592,9 +618,11 @@ pub fn append_request(
         .unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default));
     let dict = Dict::new(raw);
     let strings = &raw.string_table;
-    let mut memos: HashMap<PartKey, Memo<'_>> = HashMap::new();
+    let mut memos: HashMap<PartKey, Memo<'_>> = HashMap::default();
     let mut appended = 0usize;
     let mut times: Vec<i64> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
+    let limits = sink.limits();
     for rp in &req.resource_profiles {
         let attrs: &[KeyValue] = rp
             .resource
@@ -630,36 +658,45 @@ pub fn append_request(
                 let gs = group_strings(dict, &rs, p);
                 times.clear();
                 times.extend(p.samples.iter().map(|s| sample_time(s, p, fallback_time)));
-                let first_hour = times[0].div_euclid(NSEC_PER_HOUR);
-                let one_hour = times
-                    .iter()
-                    .all(|t| t.div_euclid(NSEC_PER_HOUR) == first_hour);
-                let mut hours: Vec<i64> = if one_hour {
-                    vec![first_hour]
-                } else {
-                    let mut h: Vec<i64> =
-                        times.iter().map(|t| t.div_euclid(NSEC_PER_HOUR)).collect();
-                    h.sort_unstable();
-                    h.dedup();
-                    h
-                };
-                for hour in hours.drain(..) {
+                // Samples in hour order (stable, so each hour keeps the sample order), in one
+                // pass however many hours the profile spans.
+                let hour_of = |i: usize| times.get(i).map_or(0, |t| t.div_euclid(NSEC_PER_HOUR));
+                order.clear();
+                order.extend(0..p.samples.len());
+                order.sort_by_key(|&i| hour_of(i));
+                for run in order.chunk_by(|&a, &b| hour_of(a) == hour_of(b)) {
+                    let Some(&first) = run.first() else {
+                        continue;
+                    };
                     let key = PartKey {
                         service: rs.service.clone(),
-                        hour,
+                        hour: hour_of(first),
                     };
-                    let tables = sink.partition(&key);
-                    let consts = intern_consts(tables, &gs, &rs);
-                    let memo = memos.entry(key.clone()).or_default();
-                    for (s, &t) in p.samples.iter().zip(&times) {
-                        if !one_hour && t.div_euclid(NSEC_PER_HOUR) != hour {
-                            continue;
+                    let mut rest = run;
+                    while !rest.is_empty() {
+                        let tables = sink.partition(&key);
+                        let consts = intern_consts(tables, &gs, &rs);
+                        let memo = memos.entry(key.clone()).or_default();
+                        let mut taken = 0;
+                        for &i in rest {
+                            let (Some(s), Some(&t)) = (p.samples.get(i), times.get(i)) else {
+                                continue;
+                            };
+                            push_sample(tables, memo, dict, s, t, consts);
+                            appended += 1;
+                            taken += 1;
+                            if limits.reached(&tables.rows) {
+                                break;
+                            }
                         }
-                        push_sample(tables, memo, dict, s, t, consts);
-                        appended += 1;
-                    }
-                    for k in sink.take_evicted() {
-                        memos.remove(&k);
+                        let full = limits.reached(&tables.rows);
+                        rest = rest.get(taken..).unwrap_or(&[]);
+                        if full {
+                            sink.flush_full(&key);
+                        }
+                        for k in sink.take_evicted() {
+                            memos.remove(&k);
+                        }
                     }
                 }
             }
@@ -898,7 +935,7 @@ fn push_sample<'r>(
     let frames = t.stacks.frames_of(stack).len();
     let entries = t.maps.entries(attrs).len();
     r.elements += frames + entries + extra;
-    r.bytes += 96 + 8 * extra;
+    r.bytes += ROW_BYTES + ELEMENT_BYTES * (frames + entries + extra);
     t.total_rows += 1;
     t.min_time = t.min_time.min(time);
     t.max_time = t.max_time.max(time);

@@ -974,6 +974,104 @@ fn size_rolls_files() {
     }
 }
 
+/// One large request is written in row groups of at most `row_group_rows` as it is appended,
+/// not buffered whole; a row's budget counts its frames.
+#[test]
+fn one_request_is_cut_into_row_groups_while_it_is_appended() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ex, m) = state(dir.path(), |c| c.row_group_rows = 1000);
+    let t = Instant::now();
+    append_at(&ex, &req_at("svc", T0, 10_500), t, T0);
+    assert_eq!(m.row_groups[FlushReason::Rows as usize].get(), 10);
+    ex.with_state_blocking(|st| {
+        st.close_all();
+        commit_all(st, dir.path());
+    });
+    let files = files_under(dir.path(), ".parquet");
+    assert_eq!(files.len(), 1);
+    let (_, meta) = read(&files[0]);
+    assert_eq!(meta.file_metadata().num_rows(), 10_500);
+    assert_eq!(meta.num_row_groups(), 11);
+    assert!(meta.row_groups().iter().all(|g| g.num_rows() <= 1000));
+
+    // Deep stacks: the byte budget (frames included) cuts row groups before the row limit.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ex, m) = state(dir.path(), |c| c.row_group_bytes = 1 << 20);
+    let deep: Vec<String> = (0..200).map(|i| format!("f{i}")).collect();
+    let deep: Vec<&str> = deep.iter().map(String::as_str).collect();
+    let r = Arc::unwrap_or_clone(validated(synth::stacks(
+        "svc",
+        &vec![(&deep[..], 1i64); 500],
+    )));
+    append_at(&ex, &r, t, T0);
+    let groups = m.row_groups[FlushReason::Bytes as usize].get();
+    // 500 rows of 200 frames at 88 bytes a frame: about 8.4 MiB, so 8 row groups of 1 MiB.
+    assert!((7..=9).contains(&groups), "{groups} row groups");
+}
+
+/// A profile whose samples span many hours goes to one partition per hour, each sample once.
+#[test]
+fn samples_of_one_profile_spread_over_many_hours() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ex, m) = state(dir.path(), |c| c.max_open_writers = 4);
+    let mut r = synth::stacks("svc", &vec![(&["main", "work"][..], 1i64); 300]);
+    for (i, s) in r.resource_profiles[0].scope_profiles[0].profiles[0]
+        .samples
+        .iter_mut()
+        .enumerate()
+    {
+        // 3 samples an hour, interleaved: hour i % 100.
+        s.timestamps_unix_nano = vec![(T0 + (i as i64 % 100) * HOUR) as u64];
+    }
+    let r = Arc::unwrap_or_clone(validated(r));
+    append_at(&ex, &r, Instant::now(), T0);
+    ex.with_state_blocking(|st| {
+        st.close_all();
+        commit_all(st, dir.path());
+    });
+    let files = files_under(dir.path(), ".parquet");
+    assert_eq!(files.len(), 100, "one file per hour");
+    let rows: i64 = files
+        .iter()
+        .map(|f| read(f).1.file_metadata().num_rows())
+        .collect::<Vec<_>>()
+        .iter()
+        .sum();
+    assert_eq!(rows, 300);
+    assert!(
+        files
+            .iter()
+            .all(|f| read(f).1.file_metadata().num_rows() == 3)
+    );
+    assert_eq!(m.files_closed[CloseReason::Evicted as usize].get(), 96);
+}
+
+/// After shutdown began, a write that raced it is refused, not appended to a new file.
+#[tokio::test]
+async fn writes_after_finish_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ex = local(dir.path(), |_| {});
+    let r = validated(req_at("svc", T0, 5));
+    ex.write(r.clone(), SystemTime::now()).await.expect("write");
+    ex.finish().await;
+    let err = ex
+        .write(r.clone(), SystemTime::now())
+        .await
+        .expect_err("refused after finish");
+    assert!(matches!(err, ParquetExporterError::Stopped), "{err}");
+    // A write that passed the first check just before shutdown is refused under the lock.
+    ex.shared.closed.store(false, Ordering::SeqCst);
+    let err = ex
+        .write(r, SystemTime::now())
+        .await
+        .expect_err("refused under the lock");
+    assert!(matches!(err, ParquetExporterError::Stopped), "{err}");
+    assert_eq!(ex.with_state_blocking(|st| st.open_writers()), 0);
+    let files = files_under(dir.path(), ".parquet");
+    assert_eq!(files.len(), 1);
+    assert!(files_under(&dir.path().join(".staging"), ".tmp").is_empty());
+}
+
 #[test]
 fn open_writers_are_capped_lru_first() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1017,20 +1115,37 @@ fn stale_staging_files_are_removed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let staging = dir.path().join(".staging");
     std::fs::create_dir_all(&staging).expect("mkdir");
-    let dead = staging.join("4000000000-aaaa.tmp");
-    let ours = staging.join(format!("{}-bbbb.tmp", std::process::id()));
-    let live = staging.join("1-cccc.tmp");
+    // The host part of our own names.
+    let own = writer::owner_name();
+    let host = own.split('-').nth(1).expect("host part").to_owned();
+    let dead = staging.join(format!("4000000000-{host}-aaaa.tmp"));
+    let ours = staging.join(format!("{}-{host}-bbbb.tmp", std::process::id()));
+    let live = staging.join(format!("1-{host}-cccc.tmp"));
+    // Another instance on a shared volume: left alone while it may still be writing.
+    let elsewhere = staging.join("4000000000-otherhost-dddd.tmp");
     let other = staging.join("notes.txt");
-    for p in [&dead, &ours, &live, &other] {
+    for p in [&dead, &ours, &live, &elsewhere, &other] {
         std::fs::write(p, b"partial").expect("write");
     }
-    let removed = clean_staging(&staging);
+    let hour = Duration::from_secs(3600);
+    let removed = clean_staging(&staging, hour);
     assert!(!dead.exists() && !ours.exists());
     assert!(other.exists());
+    assert!(elsewhere.exists(), "another host's recent file stays");
     if Path::new("/proc/1").exists() {
         assert!(live.exists(), "a running process's file stays");
         assert_eq!(removed, 2);
     }
+    // Idle for longer than the abandon time, another host's file goes too.
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(clean_staging(&staging, Duration::from_millis(10)), 1);
+    assert!(!elsewhere.exists());
+    assert!(writer::is_stale(
+        "4000000000-otherhost-x.tmp",
+        Some(2 * hour),
+        hour
+    ));
+    assert!(!writer::is_stale("4000000000-otherhost-x.tmp", None, hour));
     // A new exporter does the same on start.
     std::fs::write(&dead, b"partial").expect("write");
     let _ex = local(dir.path(), |_| {});
@@ -1301,6 +1416,14 @@ fn config_defaults_and_errors() {
         ),
         (
             serde_json::json!({"path": "s3://b/../x"}),
+            "exporters.parquet.path",
+        ),
+        (
+            serde_json::json!({"path": "s3://b/a//c"}),
+            "exporters.parquet.path",
+        ),
+        (
+            serde_json::json!({"path": "s3://b/a\u{7}c"}),
             "exporters.parquet.path",
         ),
         (

@@ -5,7 +5,7 @@
 //! only when complete: a local file is renamed into place; for object storage the finished file
 //! moves to `<staging>/ready/<pid>-<uuid>/` and is uploaded from there (see `mod.rs`).
 
-use std::collections::HashMap;
+use profcol_pdata::hash::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -243,7 +243,35 @@ pub struct Partition {
 }
 
 fn staging_name() -> String {
-    format!("{}-{}.tmp", std::process::id(), uuid::Uuid::new_v4())
+    format!("{}.tmp", owner_name())
+}
+
+/// `<pid>-<host>-<uuid>`: who wrote a staging entry, so a restart can tell its own abandoned
+/// files from those of another instance sharing the directory.
+pub fn owner_name() -> String {
+    format!(
+        "{}-{}-{}",
+        std::process::id(),
+        host_tag(),
+        uuid::Uuid::new_v4()
+    )
+}
+
+/// This machine's host name, alphanumerics only (at most 32), or `host`.
+fn host_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_default();
+        let tag: String = raw
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(32)
+            .collect();
+        if tag.is_empty() { "host".into() } else { tag }
+    })
 }
 
 /// Writer properties of one file.
@@ -493,6 +521,9 @@ pub struct State {
     pub finished: Vec<Finished>,
     /// Errors since the caller last took them (the partition's rows are lost).
     pub errors: Vec<String>,
+    /// Set by the exporter's shutdown under this state's lock: appends after it are refused, so
+    /// no row lands in a file opened after the final close.
+    pub stopped: bool,
 }
 
 impl State {
@@ -500,11 +531,12 @@ impl State {
         State {
             settings,
             metrics,
-            parts: HashMap::new(),
+            parts: HashMap::default(),
             tick: 0,
             now: Instant::now(),
             wall_ns: 0,
             evicted: Vec::new(),
+            stopped: false,
             finished: Vec::new(),
             errors: Vec::new(),
         }
@@ -522,6 +554,11 @@ impl State {
 
     pub fn buffered_bytes(&self) -> usize {
         self.parts.values().map(|p| p.tables.bytes()).sum()
+    }
+
+    /// Partitions with an open file or buffered rows.
+    pub fn open_writers(&self) -> usize {
+        self.parts.len()
     }
 
     fn update_gauges(&self) {
@@ -587,7 +624,6 @@ impl State {
     }
 
     fn after_append(&mut self) {
-        let s = self.settings.clone();
         let keys: Vec<PartKey> = self.parts.keys().cloned().collect();
         for k in &keys {
             let Some(p) = self.parts.get_mut(k) else {
@@ -600,26 +636,35 @@ impl State {
             if p.buffer_since.is_none() {
                 p.buffer_since = Some(self.now);
             }
-            let reason = if r.len() >= s.row_group_rows || r.elements >= MAX_ELEMENTS {
-                Some(FlushReason::Rows)
-            } else if r.bytes as u64 >= s.row_group_bytes {
-                Some(FlushReason::Bytes)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
-                self.flush_one(k, reason);
-                if self
-                    .parts
-                    .get(k)
-                    .is_some_and(|p| p.file_size() >= s.max_file_size)
-                {
-                    self.close(k, CloseReason::Size);
-                }
-            }
+            self.flush_rule(k);
         }
         self.enforce_memory();
         self.update_gauges();
+    }
+
+    /// Writes `key`'s buffered rows as a row group when they reached the row or byte limit,
+    /// then closes the file when it reached `max_file_size`.
+    fn flush_rule(&mut self, key: &PartKey) {
+        let s = self.settings.clone();
+        let Some(r) = self.parts.get(key).map(|p| &p.tables.rows) else {
+            return;
+        };
+        let reason = if r.len() >= s.row_group_rows || r.elements >= MAX_ELEMENTS {
+            FlushReason::Rows
+        } else if r.bytes as u64 >= s.row_group_bytes {
+            FlushReason::Bytes
+        } else {
+            return;
+        };
+        self.flush_one(key, reason);
+        self.close_if_full(key);
+    }
+
+    fn close_if_full(&mut self, key: &PartKey) {
+        let max = self.settings.max_file_size;
+        if self.parts.get(key).is_some_and(|p| p.file_size() >= max) {
+            self.close(key, CloseReason::Size);
+        }
     }
 
     /// Keeps buffered memory under `max_buffered_bytes`: first writes the largest buffers, then
@@ -641,6 +686,7 @@ impl State {
                 break;
             }
             self.flush_one(&k, FlushReason::Memory);
+            self.close_if_full(&k);
             total = self.buffered_bytes();
         }
         if total <= cap {
@@ -744,6 +790,21 @@ impl Sink for State {
     fn take_evicted(&mut self) -> Vec<PartKey> {
         std::mem::take(&mut self.evicted)
     }
+
+    fn limits(&self) -> super::rows::RowLimits {
+        super::rows::RowLimits {
+            rows: self.settings.row_group_rows,
+            bytes: usize::try_from(self.settings.row_group_bytes).unwrap_or(usize::MAX),
+            elements: MAX_ELEMENTS,
+        }
+    }
+
+    fn flush_full(&mut self, key: &PartKey) {
+        self.flush_rule(key);
+        if !self.parts.contains_key(key) {
+            self.evicted.push(key.clone());
+        }
+    }
 }
 
 /// Moves finished files of a local base into place (stacks before profiles). Returns the bytes.
@@ -778,25 +839,41 @@ fn pid_alive(pid: u32) -> bool {
     proc_.join(pid.to_string()).exists()
 }
 
-/// True when a staging entry named `<pid>-…` belongs to no running process (or to a previous
-/// process with our pid, e.g. pid 1 in a restarted container).
-pub fn is_stale(name: &str) -> bool {
-    let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+/// True when a staging entry named `<pid>-<host>-…` ([`owner_name`]) was abandoned: written on
+/// this host by a process that is gone (or by a previous process with our pid, e.g. pid 1 in a
+/// restarted container), or, written elsewhere (another instance on a shared volume), untouched
+/// for longer than `abandon_after`. `idle` is how long ago the entry was last modified.
+pub fn is_stale(name: &str, idle: Option<Duration>, abandon_after: Duration) -> bool {
+    let mut parts = name.splitn(3, '-');
+    let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
         return false;
     };
-    pid == std::process::id() || !pid_alive(pid)
+    if parts.next() == Some(host_tag()) {
+        pid == std::process::id() || !pid_alive(pid)
+    } else {
+        idle.is_some_and(|d| d > abandon_after)
+    }
 }
 
-/// Deletes the `*.tmp` files of killed or exited processes in a staging directory (they were
-/// never visible). Returns how many were removed.
-pub fn clean_staging(dir: &Path) -> usize {
+/// How long ago a file was last modified.
+pub fn idle_for(meta: &std::fs::Metadata) -> Option<Duration> {
+    meta.modified().ok()?.elapsed().ok()
+}
+
+/// Deletes the abandoned `*.tmp` files in a staging directory (they were never visible; see
+/// [`is_stale`]). Returns how many were removed.
+pub fn clean_staging(dir: &Path, abandon_after: Duration) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
     let mut removed = 0;
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".tmp") && is_stale(&name) && std::fs::remove_file(e.path()).is_ok() {
+        let idle = e.metadata().ok().and_then(|m| idle_for(&m));
+        if name.ends_with(".tmp")
+            && is_stale(&name, idle, abandon_after)
+            && std::fs::remove_file(e.path()).is_ok()
+        {
             removed += 1;
         }
     }
