@@ -777,4 +777,20 @@ fn embedded_default_writes_parquet() {
         hottest_of_a_type,
         "top's first row {first} is not the input's hottest function of any profile type"
     );
+
+    // The same question asked of the input file directly (`--input`, no pipeline) gets the same
+    // answer as over the exporter's Parquet.
+    let capture = testdata(common::EBPF_CAPTURE).expect("capture");
+    let capture = capture.to_string_lossy();
+    let out = common::profcol_cmd(
+        &["top", "--input", &capture, "--limit", "5", "--format", "json"],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "profcol top --input failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let direct: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top JSON");
+    assert_eq!(direct, top, "top --input vs top --data over the exporter's files");
 }
