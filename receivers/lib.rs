@@ -1,6 +1,7 @@
 //! profcol receivers: one folder per receiver.
 
 pub mod decompress;
+pub mod http_server;
 pub mod multipart;
 pub mod otlp;
 pub mod pprof;

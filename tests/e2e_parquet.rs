@@ -783,7 +783,9 @@ fn embedded_default_writes_parquet() {
     let capture = testdata(common::EBPF_CAPTURE).expect("capture");
     let capture = capture.to_string_lossy();
     let out = common::profcol_cmd(
-        &["top", "--input", &capture, "--limit", "5", "--format", "json"],
+        &[
+            "top", "--input", &capture, "--limit", "5", "--format", "json",
+        ],
         &[],
     );
     assert!(
@@ -792,5 +794,8 @@ fn embedded_default_writes_parquet() {
         String::from_utf8_lossy(&out.stderr)
     );
     let direct: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top JSON");
-    assert_eq!(direct, top, "top --input vs top --data over the exporter's files");
+    assert_eq!(
+        direct, top,
+        "top --input vs top --data over the exporter's files"
+    );
 }

@@ -66,8 +66,9 @@ impl OtlpReceiverConfig {
             if h.endpoint.is_empty() {
                 h.endpoint = DEFAULT_HTTP_ENDPOINT.into();
             }
-            if h.tls.is_some() {
-                return Err(section.error("protocols.http.tls", "TLS on the OTLP/HTTP server is not supported yet; terminate TLS in front of profcol or use gRPC with tls"));
+            if let Some(tls) = &h.tls {
+                crate::http_server::rustls_config(tls)
+                    .map_err(|e| section.error("protocols.http.tls", e.to_string()))?;
             }
             if h.auth.is_some() {
                 return Err(section.error(

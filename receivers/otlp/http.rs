@@ -280,6 +280,11 @@ pub(super) async fn serve(
         .await
         .map_err(|e| format!("cannot listen for OTLP/HTTP on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match &cfg.tls {
+        Some(t) => Some(crate::http_server::rustls_config(t).map_err(|e| format!("tls: {e}"))?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let path = cfg
         .profiles_url_path
         .clone()
@@ -292,13 +297,12 @@ pub(super) async fn serve(
         )
         .fallback(not_found)
         .with_state(state);
-    tracing::info!(endpoint = %local, path = %path, "OTLP/HTTP receiver listening");
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
-            tracing::error!(error = %e, "OTLP/HTTP server failed");
-        }
-    }))
+    tracing::info!(endpoint = %local, path = %path, scheme, "OTLP/HTTP receiver listening");
+    Ok(crate::http_server::spawn(
+        listener,
+        app,
+        tls,
+        stop,
+        "OTLP/HTTP",
+    ))
 }

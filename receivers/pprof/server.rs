@@ -164,12 +164,11 @@ pub(super) async fn serve(
         .fallback(|| async { text(StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(Arc::new(AppState { ingest, cfg }));
     tracing::info!(endpoint = %local, path = %path, "pprof push receiver listening");
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
-            tracing::error!(error = %e, "pprof push server failed");
-        }
-    }))
+    Ok(crate::http_server::spawn(
+        listener,
+        app,
+        None,
+        stop,
+        "pprof push",
+    ))
 }

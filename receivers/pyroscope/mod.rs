@@ -469,14 +469,7 @@ impl Component for PyroscopeReceiver {
                 .with_state(self.shared.clone());
             let stop = self.stop.clone();
             tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
-            let handle = tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop.cancelled_owned())
-                    .await
-                {
-                    tracing::error!(error = %e, "Pyroscope receiver server failed");
-                }
-            });
+            let handle = crate::http_server::spawn(listener, app, None, stop, "Pyroscope");
             if let Ok(mut t) = self.task.lock() {
                 *t = Some(handle);
             }
