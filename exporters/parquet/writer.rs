@@ -372,14 +372,21 @@ impl Partition {
         )))?;
         let path = s.staging.join(staging_name());
         let f = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
-        let props = properties(
-            s,
-            &self.key,
-            "profiles",
-            self.tables.frame_dict_bytes(),
-            true,
-        )?;
-        let writer = ArrowWriter::try_new(f, s.profiles_schema.clone(), Some(props))?;
+        let dict_bytes = self.tables.frame_dict_bytes();
+        let writer = properties(s, &self.key, "profiles", dict_bytes, true).and_then(|props| {
+            Ok(ArrowWriter::try_new(
+                f,
+                s.profiles_schema.clone(),
+                Some(props),
+            )?)
+        });
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
+            }
+        };
         m.files_created.add(1);
         self.file = Some(OpenFile { writer, path });
         Ok(())
@@ -423,11 +430,24 @@ impl Partition {
 
     /// Flushes, completes the file(s) in staging and returns them for commit; `None` when the
     /// partition never got a row.
+    /// Completes the file (its staging file is removed when that fails).
     pub fn finish(mut self, s: &Settings, m: &Metrics) -> Result<Option<Finished>, WriteError> {
-        self.flush(s, m, FlushReason::Close)?;
-        let Some(mut f) = self.file.take() else {
+        if let Err(e) = self.flush(s, m, FlushReason::Close) {
+            self.discard();
+            return Err(e);
+        }
+        let Some(f) = self.file.take() else {
             return Ok(None);
         };
+        let path = f.path.clone();
+        let done = self.complete(f, s);
+        if done.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        done.map(Some)
+    }
+
+    fn complete(&self, mut f: OpenFile, s: &Settings) -> Result<Finished, WriteError> {
         let t = &self.tables;
         let rows = t.total_rows;
         for (k, v) in [
@@ -460,7 +480,7 @@ impl Partition {
             rel: format!("profiles/{dir}/{name}"),
             bytes,
         });
-        Ok(Some(Finished { files, rows }))
+        Ok(Finished { files, rows })
     }
 
     /// Drops the partition and its staging file (after a write error).
@@ -576,19 +596,13 @@ impl State {
             return;
         };
         let rows = p.tables.total_rows;
-        let staging = p.file.as_ref().map(|f| f.path.clone());
         match p.finish(&self.settings, &self.metrics) {
             Ok(Some(f)) => {
                 self.metrics.files_closed[reason as usize].add(1);
                 self.finished.push(f);
             }
             Ok(None) => {}
-            Err(e) => {
-                if let Some(path) = staging {
-                    let _ = std::fs::remove_file(path);
-                }
-                self.fail(rows, format!("closing {}: {e}", key.dir()));
-            }
+            Err(e) => self.fail(rows, format!("closing {}: {e}", key.dir())),
         }
     }
 
