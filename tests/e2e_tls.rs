@@ -1,6 +1,7 @@
-//! TLS on the OTLP receiver, with independent clients (grpcio's secure channel and Python's
-//! urllib over `ssl`): gRPC and HTTP over TLS deliver, plain HTTP to a TLS port does not, and
-//! with `client_ca_file` a client without a certificate is refused on both. Certificates come
+//! TLS on the receivers, with independent clients (grpcio's secure channel and Python's urllib
+//! over `ssl`): OTLP gRPC and HTTP, pprof push and Pyroscope /ingest over TLS deliver, plain HTTP
+//! to a TLS port does not, and with `client_ca_file` a client without a certificate is refused
+//! on all of them. Certificates come
 //! from the `openssl` command line tool (installed by `.ci/run`).
 
 mod common;
@@ -113,6 +114,8 @@ struct Ports {
     grpc: u16,
     http: u16,
     plain: u16,
+    pprof: u16,
+    pyroscope: u16,
     health: u16,
 }
 
@@ -121,17 +124,22 @@ fn start(certs: &Path, mutual: bool) -> (Profcol, Ports) {
         grpc: free_port(),
         http: free_port(),
         plain: free_port(),
+        pprof: free_port(),
+        pyroscope: free_port(),
         health: free_port(),
     };
     let c = certs.display();
-    let client_ca = if mutual {
-        format!("\n          client_ca_file: {c}/ca.pem")
-    } else {
-        String::new()
+    // A `tls:` section indented by `n` spaces.
+    let tls_at = |n: usize| {
+        let pad = " ".repeat(n);
+        let mut s =
+            format!("{pad}tls:\n{pad}  cert_file: {c}/server.pem\n{pad}  key_file: {c}/server.key");
+        if mutual {
+            s.push_str(&format!("\n{pad}  client_ca_file: {c}/ca.pem"));
+        }
+        s
     };
-    let tls = format!(
-        "        tls:\n          cert_file: {c}/server.pem\n          key_file: {c}/server.key{client_ca}"
-    );
+    let (tls, tls_pprof, tls_pyroscope) = (tls_at(8), tls_at(6), tls_at(4));
     let yaml = format!(
         r#"receivers:
   otlp:
@@ -146,6 +154,13 @@ fn start(certs: &Path, mutual: bool) -> (Profcol, Ports) {
     protocols:
       http:
         endpoint: 127.0.0.1:{plain}
+  pprof:
+    server:
+      endpoint: 127.0.0.1:{pprof}
+{tls_pprof}
+  pyroscope:
+    endpoint: 127.0.0.1:{pyroscope}
+{tls_pyroscope}
 exporters:
   file:
     path: "{{dir}}/profiles.pb"
@@ -157,18 +172,29 @@ service:
   extensions: [health_check]
   pipelines:
     profiles:
-      receivers: [otlp, otlp/plain]
+      receivers: [otlp, otlp/plain, pprof, pyroscope]
       exporters: [file]
 {}"#,
         telemetry_yaml(None),
         grpc = p.grpc,
         http = p.http,
         plain = p.plain,
+        pprof = p.pprof,
+        pyroscope = p.pyroscope,
         health = p.health,
     );
     let mut pc = Profcol::start(if mutual { "mtls" } else { "tls" }, &yaml, Some(p.health));
     pc.wait_ready(None);
     (pc, p)
+}
+
+/// A Go heap profile (pushed to the pprof receiver) and a folded-stacks body (sent to the
+/// pyroscope receiver's /ingest), written beside the certificates.
+fn extra_bodies(certs: &Path) -> Option<(PathBuf, PathBuf)> {
+    let pprof = common::testdata("grafana-pyroscope/pprof/go-heap.pb.gz")?;
+    let folded = certs.join("cpu.folded");
+    std::fs::write(&folded, "main;work;hash 30\nmain;idle 12\n").expect("folded");
+    Some((pprof, folded))
 }
 
 fn send(
@@ -192,6 +218,21 @@ fn send(
         "--plain-http".to_owned(),
         format!("http://127.0.0.1:{}/v1development/profiles", p.http),
     ];
+    if let Some((pprof, folded)) = extra_bodies(certs) {
+        args.extend([
+            "--post".to_owned(),
+            format!("https://localhost:{}/v1/pprof", p.pprof),
+            pprof.display().to_string(),
+            "application/octet-stream".to_owned(),
+            "--post".to_owned(),
+            format!(
+                "https://localhost:{}/ingest?name=tlsapp.cpu&format=folded",
+                p.pyroscope
+            ),
+            folded.display().to_string(),
+            "text/plain".to_owned(),
+        ]);
+    }
     if client_cert {
         args.extend([
             "--cert".to_owned(),
@@ -236,7 +277,14 @@ fn otlp_over_tls_and_mutual_tls() {
     assert_eq!(r["grpc"], "ok", "{r}\n{}", pc.stderr());
     assert_eq!(r["https"], "ok", "{r}\n{}", pc.stderr());
     assert_ne!(r["plain_http"], "ok", "{r}");
-    assert_eq!(delivered(&pc, 2), 2, "{}", pc.stderr());
+    // pprof push and Pyroscope /ingest over TLS too.
+    assert_eq!(
+        r["posts"],
+        serde_json::json!(["ok", "ok"]),
+        "{r}\n{}",
+        pc.stderr()
+    );
+    assert_eq!(delivered(&pc, 4), 4, "{}", pc.stderr());
     pc.stop();
 
     // Mutual TLS: the client certificate is required.
@@ -244,10 +292,19 @@ fn otlp_over_tls_and_mutual_tls() {
     let r = send(&py, &certs, &p, &capture, false);
     assert_ne!(r["grpc"], "ok", "no client certificate: {r}");
     assert_ne!(r["https"], "ok", "no client certificate: {r}");
+    for post in r["posts"].as_array().into_iter().flatten() {
+        assert_ne!(post, "ok", "no client certificate: {r}");
+    }
     let r = send(&py, &certs, &p, &capture, true);
     assert_eq!(r["grpc"], "ok", "{r}\n{}", pc.stderr());
     assert_eq!(r["https"], "ok", "{r}\n{}", pc.stderr());
-    assert_eq!(delivered(&pc, 2), 2, "{}", pc.stderr());
+    assert_eq!(
+        r["posts"],
+        serde_json::json!(["ok", "ok"]),
+        "{r}\n{}",
+        pc.stderr()
+    );
+    assert_eq!(delivered(&pc, 4), 4, "{}", pc.stderr());
     pc.stop();
 }
 

@@ -42,6 +42,8 @@ pub struct ServerMode {
     pub path: String,
     pub max_request_body_size: u64,
     pub include_metadata: bool,
+    /// Serve HTTPS (the Collector's server `tls` keys).
+    pub tls: Option<crate::server_config::TlsServerConfig>,
 }
 
 impl Default for ServerMode {
@@ -51,6 +53,7 @@ impl Default for ServerMode {
             path: DEFAULT_PUSH_PATH.into(),
             max_request_body_size: 64 << 20,
             include_metadata: false,
+            tls: None,
         }
     }
 }
@@ -276,6 +279,10 @@ impl PprofReceiverConfig {
             }
             if s.max_request_body_size == 0 {
                 return Err(section.error("server.max_request_body_size", "must be greater than 0"));
+            }
+            if let Some(tls) = &s.tls {
+                crate::http_server::rustls_config(tls)
+                    .map_err(|e| section.error("server.tls", e.to_string()))?;
             }
         }
         if let Some(r) = &cfg.remote {

@@ -155,6 +155,10 @@ pub(super) async fn serve(
         .await
         .map_err(|e| format!("cannot listen for pprof pushes on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let tls = match &cfg.tls {
+        Some(t) => Some(crate::http_server::rustls_config(t).map_err(|e| format!("tls: {e}"))?),
+        None => None,
+    };
     let path = cfg.path.clone();
     let app = axum::Router::new()
         .route(
@@ -167,7 +171,7 @@ pub(super) async fn serve(
     Ok(crate::http_server::spawn(
         listener,
         app,
-        None,
+        tls,
         stop,
         "pprof push",
     ))

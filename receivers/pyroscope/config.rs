@@ -22,6 +22,8 @@ pub struct PyroscopeReceiverConfig {
     pub resource_attributes: BTreeMap<String, String>,
     pub span_id_labels: Option<Vec<String>>,
     pub trace_id_labels: Option<Vec<String>>,
+    /// Serve HTTPS (the Collector's server `tls` keys); gRPC clients get HTTP/2 by ALPN.
+    pub tls: Option<crate::server_config::TlsServerConfig>,
 }
 
 impl Default for PyroscopeReceiverConfig {
@@ -34,6 +36,7 @@ impl Default for PyroscopeReceiverConfig {
             resource_attributes: BTreeMap::new(),
             span_id_labels: None,
             trace_id_labels: None,
+            tls: None,
         }
     }
 }
@@ -49,6 +52,10 @@ impl PyroscopeReceiverConfig {
         }
         if cfg.max_profile_size == 0 {
             return Err(section.error("max_profile_size", "must be greater than 0"));
+        }
+        if let Some(tls) = &cfg.tls {
+            crate::http_server::rustls_config(tls)
+                .map_err(|e| section.error("tls", e.to_string()))?;
         }
         Ok(cfg)
     }

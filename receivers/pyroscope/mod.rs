@@ -469,7 +469,14 @@ impl Component for PyroscopeReceiver {
                 .with_state(self.shared.clone());
             let stop = self.stop.clone();
             tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
-            let handle = crate::http_server::spawn(listener, app, None, stop, "Pyroscope");
+            let tls = match &self.shared.cfg.tls {
+                Some(t) => Some(
+                    crate::http_server::rustls_config(t)
+                        .map_err(|e| StartError::new(&self.ctx.id, format!("tls: {e}")))?,
+                ),
+                None => None,
+            };
+            let handle = crate::http_server::spawn(listener, app, tls, stop, "Pyroscope");
             if let Ok(mut t) = self.task.lock() {
                 *t = Some(handle);
             }

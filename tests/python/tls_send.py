@@ -39,15 +39,13 @@ def send_grpc(target, body, ca, cert, key):
             return "error: %s %s" % (e.code(), e.details())
 
 
-def send_http(url, body, ctx):
-    req = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/x-protobuf"}
-    )
+def send_http(url, body, ctx, content_type="application/x-protobuf"):
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=20, context=ctx) as r:
-            return "ok" if r.status == 200 else "error: status %d" % r.status
+            return "ok" if 200 <= r.status < 300 else "error: status %d" % r.status
     except urllib.error.HTTPError as e:
-        return "error: status %d" % e.code
+        return "error: status %d %s" % (e.code, e.read()[:300].decode("utf-8", "replace"))
     except Exception as e:  # TLS and connection failures
         return "error: %s" % e
 
@@ -61,6 +59,10 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--plain-http")
+    ap.add_argument(
+        "--post", nargs=3, action="append", default=[], metavar=("URL", "FILE", "CONTENT_TYPE"),
+        help="also POST FILE to URL over the same TLS context",
+    )
     a = ap.parse_args()
     body = read(a.request)
     ctx = ssl.create_default_context(cafile=a.ca)
@@ -72,6 +74,7 @@ def main():
     }
     if a.plain_http:
         out["plain_http"] = send_http(a.plain_http, body, None)
+    out["posts"] = [send_http(url, read(f), ctx, ct) for url, f, ct in a.post]
     print(json.dumps(out))
 
 
