@@ -286,6 +286,47 @@ fn check_reader(name: &str, v: &serde_json::Value, want: &Totals, rows: usize) {
     );
 }
 
+/// Waits until an open staging file under `dir` holds a written row group (over 1000 bytes).
+fn wait_for_row_group(dir: &Path, pc: &Profcol) {
+    poll(Duration::from_secs(30), || {
+        with_ext(&all_files(dir), ".tmp")
+            .iter()
+            .any(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 1000))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no row group reached staging:\n{}", pc.stderr()));
+}
+
+/// `top`'s first row (JSON) is the hottest function by self value, with that value, of one of the
+/// input's profile types (of `service`, when given).
+fn assert_top_names_hottest(top: &serde_json::Value, want: &Totals, service: Option<&str>) {
+    let first = &top[0];
+    let (func, self_value) = (
+        first["function"].as_str().unwrap_or_default(),
+        first["self"].as_i64().unwrap_or_default(),
+    );
+    // Self value per (profile type, leaf function) in the input.
+    let mut leaf_self: BTreeMap<(&str, &str), i64> = BTreeMap::new();
+    for ((svc, ty, stack), v) in want {
+        if service.is_some_and(|s| s != svc) {
+            continue;
+        }
+        let leaf = stack.rsplit(';').next().unwrap_or_default();
+        *leaf_self.entry((ty, leaf)).or_default() += v;
+    }
+    let hottest_of_a_type = leaf_self.keys().any(|&(ty, _)| {
+        let hottest = leaf_self
+            .iter()
+            .filter(|((t, _), _)| *t == ty)
+            .max_by_key(|(_, v)| **v);
+        hottest.is_some_and(|((_, f), v)| *f == func && *v == self_value)
+    });
+    assert!(
+        hottest_of_a_type,
+        "top's first row {first} is not the input's hottest function of any profile type"
+    );
+}
+
 fn read_local(py: &Path, dir: &Path) -> serde_json::Value {
     let out = run_python(
         py,
@@ -485,17 +526,7 @@ fn s3_objects_appear_complete_and_read_back() {
     pc.wait_ready(None);
     send(&p, &inputs, true, true);
     // Rows reach open files in staging; nothing is in the bucket yet.
-    poll(Duration::from_secs(30), || {
-        with_ext(&all_files(&staging), ".tmp")
-            .iter()
-            .any(|f| {
-                std::fs::metadata(f)
-                    .map(|m| m.len() > 1000)
-                    .unwrap_or(false)
-            })
-            .then_some(())
-    })
-    .unwrap_or_else(|| panic!("no row group reached staging:\n{}", pc.stderr()));
+    wait_for_row_group(&staging, &pc);
     let listed = moto.script(&py, &["list-s3", "--bucket", bucket]);
     assert_eq!(
         listed["keys"],
@@ -590,6 +621,8 @@ fn s3_objects_appear_complete_and_read_back() {
             PPROF_SERVICE,
             "--limit",
             "3",
+            "--format",
+            "json",
         ],
         &env,
     );
@@ -598,6 +631,8 @@ fn s3_objects_appear_complete_and_read_back() {
         "profcol top over s3:// failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let top: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top JSON");
+    assert_top_names_hottest(&top, &want, Some(PPROF_SERVICE));
 }
 
 #[test]
@@ -616,17 +651,7 @@ fn killed_mid_write_leaves_nothing_visible_and_restart_continues() {
     let mut pc = Profcol::start("parquet-kill", &yaml, Some(p.health));
     pc.wait_ready(None);
     send(&p, &inputs, true, false);
-    poll(Duration::from_secs(30), || {
-        with_ext(&all_files(&data), ".tmp")
-            .iter()
-            .any(|f| {
-                std::fs::metadata(f)
-                    .map(|m| m.len() > 1000)
-                    .unwrap_or(false)
-            })
-            .then_some(())
-    })
-    .unwrap_or_else(|| panic!("no row group reached staging:\n{}", pc.stderr()));
+    wait_for_row_group(&data, &pc);
     let status = Command::new("kill")
         .args(["-KILL", &pc.pid().to_string()])
         .status()
@@ -755,28 +780,7 @@ fn embedded_default_writes_parquet() {
         String::from_utf8_lossy(&out.stderr)
     );
     let top: serde_json::Value = serde_json::from_slice(&out.stdout).expect("top JSON");
-    let first = &top[0];
-    let (func, self_value) = (
-        first["function"].as_str().unwrap_or_default(),
-        first["self"].as_i64().unwrap_or_default(),
-    );
-    // Self value per (profile type, leaf function) in the input.
-    let mut leaf_self: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for ((_, ty, stack), v) in &want {
-        let leaf = stack.rsplit(';').next().unwrap_or_default().to_owned();
-        *leaf_self.entry((ty.clone(), leaf)).or_default() += v;
-    }
-    let hottest_of_a_type = want.keys().map(|k| &k.1).any(|ty| {
-        let hottest = leaf_self
-            .iter()
-            .filter(|((t, _), _)| t == ty)
-            .max_by_key(|(_, v)| **v);
-        hottest.is_some_and(|((_, f), v)| f == func && *v == self_value)
-    });
-    assert!(
-        hottest_of_a_type,
-        "top's first row {first} is not the input's hottest function of any profile type"
-    );
+    assert_top_names_hottest(&top, &want, None);
 
     // The same question asked of the input file directly (`--input`, no pipeline) gets the same
     // answer as over the exporter's Parquet.

@@ -679,12 +679,13 @@ pub fn append_request(
                         let memo = memos.entry(key.clone()).or_default();
                         let mut taken = 0;
                         for &i in rest {
+                            // Counted before anything else, so `rest` always shrinks.
+                            taken += 1;
                             let (Some(s), Some(&t)) = (p.samples.get(i), times.get(i)) else {
                                 continue;
                             };
                             push_sample(tables, memo, dict, s, t, consts);
                             appended += 1;
-                            taken += 1;
                             if limits.reached(&tables.rows) {
                                 break;
                             }
