@@ -497,15 +497,12 @@ pub fn rows_from_request(req: &ExportProfilesServiceRequest) -> Vec<SampleRow> {
         let find = |k: &str| {
             res_attrs
                 .iter()
-                .find(|(key, _)| key == k)
+                .find(|(key, v)| key == k && !v.is_empty())
                 .map(|(_, v)| v.clone())
         };
         let mut promoted: [Option<String>; 7] = Default::default();
-        for (slot, (_, key)) in promoted.iter_mut().zip(schema::PROMOTED_RESOURCE) {
-            *slot = find(key);
-        }
-        if promoted[2].is_none() {
-            promoted[2] = find("deployment.environment");
+        for (slot, (_, keys)) in promoted.iter_mut().zip(schema::PROMOTED_RESOURCE) {
+            *slot = keys.iter().find_map(|k| find(k));
         }
         let (ty, unit) = s.sample_type();
         let period = s.profile.period_type.as_ref().map(|vt| {

@@ -59,15 +59,19 @@ pub fn frame_columns() -> Vec<(&'static str, DataType)> {
     ]
 }
 
-/// Promoted resource attributes: (column, OTLP attribute key).
-pub const PROMOTED_RESOURCE: [(&str, &str); 7] = [
-    ("service_namespace", "service.namespace"),
-    ("service_version", "service.version"),
-    ("deployment_environment", "deployment.environment.name"),
-    ("host_name", "host.name"),
-    ("k8s_namespace_name", "k8s.namespace.name"),
-    ("k8s_pod_name", "k8s.pod.name"),
-    ("container_id", "container.id"),
+/// Promoted resource attributes: (column, the OTLP attribute keys it reads, first non-empty
+/// wins), as the `parquet` exporter writes them (`tests/layout_agreement.rs` holds the two equal).
+pub const PROMOTED_RESOURCE: [(&str, &[&str]); 7] = [
+    ("service_namespace", &["service.namespace"]),
+    ("service_version", &["service.version"]),
+    (
+        "deployment_environment",
+        &["deployment.environment.name", "deployment.environment"],
+    ),
+    ("host_name", &["host.name"]),
+    ("k8s_namespace_name", &["k8s.namespace.name"]),
+    ("k8s_pod_name", &["k8s.pod.name"]),
+    ("container_id", &["container.id"]),
 ];
 
 /// The columns stored in each file (no partition columns).
