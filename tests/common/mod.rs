@@ -84,10 +84,20 @@ pub const EBPF_CAPTURE: &str = "grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.p
 pub const EBPF_CAPTURE_OLD: &str =
     "grafana-pyroscope/otlp/otel-ebpf-profile.OLD_v1_8_layout.pb.bin";
 
-/// A currently free loopback port (bound, read, released).
+/// A currently free loopback port (bound, read, released), never one this test process was
+/// given before: the kernel may hand a just-released port out again, and two components of one
+/// config on the same port fail to start.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-    l.local_addr().expect("local_addr").port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        let port = l.local_addr().expect("local_addr").port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// `service.telemetry` for a test instance: internal metrics on `metrics_port`, or off.
