@@ -77,6 +77,41 @@ fn find_reference(s: &str) -> Option<(usize, usize)> {
     None
 }
 
+/// Why a `${...}` reference could not be expanded.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ExpandError {
+    #[error("too many recursive expansions (more than {MAX_ROUNDS})")]
+    TooManyRounds,
+    #[error(
+        "{reference} expands to {found} but is embedded in a larger string; only a whole value can be replaced by a map or a list"
+    )]
+    EmbeddedCollection { reference: String, found: String },
+    #[error("invalid reference {reference}: \"{scheme}\" is not a valid scheme{hint}")]
+    InvalidScheme {
+        reference: String,
+        scheme: String,
+        hint: String,
+    },
+    #[error("{reference}: cannot read file \"{file}\": {source}")]
+    File {
+        reference: String,
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{reference}: the {scheme} provider is not supported by profcol")]
+    Http { reference: String, scheme: String },
+    #[error("{reference}: unsupported scheme \"{scheme}\"; supported are env, file and yaml{hint}")]
+    UnsupportedScheme {
+        reference: String,
+        scheme: String,
+        hint: String,
+    },
+    #[error(
+        "{reference}: environment variable \"{name}\" has an invalid name; it must match ^[a-zA-Z_][a-zA-Z0-9_]*$"
+    )]
+    EnvName { reference: String, name: String },
+}
+
 impl Expander<'_> {
     /// Expands every string value in the tree.
     pub fn expand_tree(&mut self, node: &mut Node, path: &str) {
@@ -87,8 +122,8 @@ impl Expander<'_> {
                 let mut rounds = 0;
                 match self.expand_string(text.clone(), &loc, path, &mut rounds) {
                     Ok(new) => *node = new,
-                    Err(msg) => {
-                        self.errors.push(ConfigError::at(path, &loc, msg));
+                    Err(e) => {
+                        self.errors.push(ConfigError::at(path, &loc, e.to_string()));
                         node.value = Value::Str(text);
                     }
                 }
@@ -115,15 +150,13 @@ impl Expander<'_> {
         loc: &Loc,
         path: &str,
         rounds: &mut usize,
-    ) -> Result<Node, String> {
+    ) -> Result<Node, ExpandError> {
         loop {
             let Some((start, end)) = find_reference(&cur) else {
                 return Ok(Node::new(loc.clone(), Value::Str(cur.replace("$$", "$"))));
             };
             if *rounds >= MAX_ROUNDS {
-                return Err(format!(
-                    "too many recursive expansions (more than {MAX_ROUNDS})"
-                ));
+                return Err(ExpandError::TooManyRounds);
             }
             *rounds += 1;
             let reference = &cur[start..=end];
@@ -147,11 +180,10 @@ impl Expander<'_> {
                     Retrieved::Text(text) => text,
                     Retrieved::Typed(node, original) => match node.value {
                         Value::Seq(_) | Value::Map(_) => {
-                            return Err(format!(
-                                "{reference} expands to {} but is embedded in a larger string; only a \
-                                 whole value can be replaced by a map or a list",
-                                node.describe()
-                            ));
+                            return Err(ExpandError::EmbeddedCollection {
+                                reference: reference.to_owned(),
+                                found: node.describe().to_owned(),
+                            });
                         }
                         _ => original,
                     },
@@ -170,8 +202,8 @@ impl Expander<'_> {
                 let loc = node.loc.clone();
                 match self.expand_string(text.clone(), &loc, path, rounds) {
                     Ok(new) => *node = new,
-                    Err(msg) => {
-                        self.errors.push(ConfigError::at(path, &loc, msg));
+                    Err(e) => {
+                        self.errors.push(ConfigError::at(path, &loc, e.to_string()));
                         node.value = Value::Str(text);
                     }
                 }
@@ -192,7 +224,12 @@ impl Expander<'_> {
     }
 
     /// Resolves one `${...}` reference (without nested references left in it).
-    fn retrieve(&mut self, reference: &str, loc: &Loc, path: &str) -> Result<Retrieved, String> {
+    fn retrieve(
+        &mut self,
+        reference: &str,
+        loc: &Loc,
+        path: &str,
+    ) -> Result<Retrieved, ExpandError> {
         let inner = &reference[2..reference.len() - 1];
         let (scheme, opaque) = match inner.split_once(':') {
             Some((scheme, opaque)) => (scheme, opaque),
@@ -207,23 +244,32 @@ impl Expander<'_> {
             _ => String::new(),
         };
         if !is_match(&SCHEME_RE, scheme) {
-            return Err(format!(
-                "invalid reference {reference}: \"{scheme}\" is not a valid scheme{hint}"
-            ));
+            return Err(ExpandError::InvalidScheme {
+                reference: reference.to_owned(),
+                scheme: scheme.to_owned(),
+                hint,
+            });
         }
         match scheme {
             "env" => self.env_var(reference, opaque, loc, path),
             "file" => match std::fs::read_to_string(opaque) {
                 Ok(text) => Ok(Retrieved::from_text(text, loc)),
-                Err(e) => Err(format!("{reference}: cannot read file \"{opaque}\": {e}")),
+                Err(source) => Err(ExpandError::File {
+                    reference: reference.to_owned(),
+                    file: opaque.to_owned(),
+                    source,
+                }),
             },
             "yaml" => Ok(Retrieved::from_text(opaque.to_string(), loc)),
-            "http" | "https" => Err(format!(
-                "{reference}: the {scheme} provider is not supported by profcol"
-            )),
-            _ => Err(format!(
-                "{reference}: unsupported scheme \"{scheme}\"; supported are env, file and yaml{hint}"
-            )),
+            "http" | "https" => Err(ExpandError::Http {
+                reference: reference.to_owned(),
+                scheme: scheme.to_owned(),
+            }),
+            _ => Err(ExpandError::UnsupportedScheme {
+                reference: reference.to_owned(),
+                scheme: scheme.to_owned(),
+                hint,
+            }),
         }
     }
 
@@ -233,16 +279,16 @@ impl Expander<'_> {
         opaque: &str,
         loc: &Loc,
         path: &str,
-    ) -> Result<Retrieved, String> {
+    ) -> Result<Retrieved, ExpandError> {
         let (name, default) = match opaque.split_once(":-") {
             Some((name, default)) => (name, Some(default)),
             None => (opaque, None),
         };
         if !is_match(&ENV_NAME_RE, name) {
-            return Err(format!(
-                "{reference}: environment variable \"{name}\" has an invalid name; it must match \
-                 ^[a-zA-Z_][a-zA-Z0-9_]*$"
-            ));
+            return Err(ExpandError::EnvName {
+                reference: reference.to_owned(),
+                name: name.to_owned(),
+            });
         }
         let text = match (self.env)(name) {
             Some(v) => {

@@ -41,17 +41,32 @@ impl fmt::Display for Signal {
     }
 }
 
+/// Why a component ID, pipeline ID or signal name is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("unknown signal \"{0}\"; expected traces, metrics, logs or profiles")]
+    UnknownSignal(String),
+    #[error("the type part must not be empty")]
+    EmptyType,
+    #[error("invalid type \"{0}\": it must match {TYPE_PATTERN}")]
+    InvalidType(String),
+    #[error("the name part after \"/\" must not be empty")]
+    EmptyName,
+    #[error("the name part is longer than {MAX_NAME_CHARS} characters")]
+    LongName,
+    #[error("invalid name \"{0}\": whitespace, control and symbol characters are not allowed")]
+    InvalidName(String),
+}
+
 impl FromStr for Signal {
-    type Err = String;
+    type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "traces" => Ok(Signal::Traces),
             "metrics" => Ok(Signal::Metrics),
             "logs" => Ok(Signal::Logs),
             "profiles" => Ok(Signal::Profiles),
-            other => Err(format!(
-                "unknown signal \"{other}\"; expected traces, metrics, logs or profiles"
-            )),
+            other => Err(IdError::UnknownSignal(other.to_owned())),
         }
     }
 }
@@ -117,19 +132,15 @@ fn matches(re: &LazyLock<Option<Regex>>, s: &str) -> bool {
 }
 
 /// Checks the `name` part of a component or pipeline ID (already trimmed).
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), IdError> {
     if name.is_empty() {
-        return Err("the name part after \"/\" must not be empty".to_string());
+        return Err(IdError::EmptyName);
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(format!(
-            "the name part is longer than {MAX_NAME_CHARS} characters"
-        ));
+        return Err(IdError::LongName);
     }
     if !matches(&NAME_RE, name) {
-        return Err(format!(
-            "invalid name \"{name}\": whitespace, control and symbol characters are not allowed"
-        ));
+        return Err(IdError::InvalidName(name.to_owned()));
     }
     Ok(())
 }
@@ -169,16 +180,14 @@ impl fmt::Display for ComponentId {
 }
 
 impl FromStr for ComponentId {
-    type Err = String;
+    type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (ty, name) = split_id(s);
         if ty.is_empty() {
-            return Err("the type part must not be empty".to_string());
+            return Err(IdError::EmptyType);
         }
         if !matches(&TYPE_RE, ty) {
-            return Err(format!(
-                "invalid type \"{ty}\": it must match {TYPE_PATTERN}"
-            ));
+            return Err(IdError::InvalidType(ty.to_owned()));
         }
         if let Some(name) = name {
             check_name(name)?;
@@ -217,7 +226,7 @@ impl fmt::Display for PipelineId {
 }
 
 impl FromStr for PipelineId {
-    type Err = String;
+    type Err = IdError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (signal, name) = split_id(s);
         let signal: Signal = signal.parse()?;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 pub use crate::config::{Config, PipelineConfig, TelemetryConfig};
 pub use crate::error::{ConfigError, ConfigErrors, Location, Warning};
-pub use crate::ids::{ComponentId, Kind, PipelineId, Signal};
+pub use crate::ids::{ComponentId, IdError, Kind, PipelineId, Signal};
 pub use crate::resolve::{Catalog, ComponentInfo, resolve};
 pub use crate::section::Section;
 

@@ -238,8 +238,8 @@ impl<'a> Builder<'a> {
             Event::Scalar(text, style, anchor, tag) => {
                 let value = match scalar_value(&text, style, tag.as_deref()) {
                     Ok(v) => v,
-                    Err(msg) => {
-                        self.errors.push(ConfigError::at(path, &loc, msg));
+                    Err(e) => {
+                        self.errors.push(ConfigError::at(path, &loc, e.to_string()));
                         Value::Str(text.to_string())
                     }
                 };
@@ -408,8 +408,16 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// A scalar whose text does not fit its core-schema tag (`!!int abc`).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot decode \"{text}\" as !!{suffix}")]
+struct TagMismatch {
+    text: String,
+    suffix: String,
+}
+
 /// Types a scalar from its text, style and tag.
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, TagMismatch> {
     let core = tag
         .filter(|t| t.is_yaml_core_schema())
         .map(|t| t.suffix.as_str());
@@ -428,7 +436,10 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Val
             if ok {
                 Ok(v)
             } else {
-                Err(format!("cannot decode \"{text}\" as !!{suffix}"))
+                Err(TagMismatch {
+                    text: text.to_owned(),
+                    suffix: suffix.to_owned(),
+                })
             }
         }
         // Other core tags (!!binary, !!timestamp, ...) keep the text.

@@ -3,9 +3,9 @@
 mod common;
 
 use common::{line_of, load_err};
-use profcol_config::{ComponentId, PipelineId, Signal};
+use profcol_config::{ComponentId, IdError, PipelineId, Signal};
 
-fn cid(s: &str) -> Result<ComponentId, String> {
+fn cid(s: &str) -> Result<ComponentId, IdError> {
     s.parse()
 }
 
@@ -75,7 +75,7 @@ fn component_id_display_round_trips() {
 
 #[test]
 fn pipeline_ids() {
-    let p: Result<PipelineId, String> = "profiles".parse();
+    let p: Result<PipelineId, IdError> = "profiles".parse();
     assert_eq!(
         p,
         Ok(PipelineId {
@@ -83,7 +83,7 @@ fn pipeline_ids() {
             name: None
         })
     );
-    let p: Result<PipelineId, String> = "traces/correlation".parse();
+    let p: Result<PipelineId, IdError> = "traces/correlation".parse();
     assert_eq!(
         p,
         Ok(PipelineId {
@@ -91,10 +91,10 @@ fn pipeline_ids() {
             name: Some("correlation".to_string())
         })
     );
-    let p: Result<PipelineId, String> = " metrics / x ".parse();
+    let p: Result<PipelineId, IdError> = " metrics / x ".parse();
     assert_eq!(p.map(|p| p.to_string()), Ok("metrics/x".to_string()));
     for bad in ["profile", "Profiles", "spans/x", "logs/", "logs/a b", ""] {
-        let p: Result<PipelineId, String> = bad.parse();
+        let p: Result<PipelineId, IdError> = bad.parse();
         assert!(p.is_err(), "{bad:?} should be rejected");
     }
 }
