@@ -1,8 +1,8 @@
 //! profcol exporters: one folder per exporter.
 
-pub mod client_config;
 pub mod debug;
 pub mod file;
+pub mod http_client;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod parquet;

@@ -1,12 +1,10 @@
 //! profcol receivers: one folder per receiver.
 
-pub mod decompress;
 pub mod http_server;
 pub mod multipart;
 pub mod otlp;
 pub mod pprof;
 pub mod pyroscope;
-pub mod server_config;
 
 use profcol_pipeline::{Factory, Registry};
 

@@ -458,7 +458,7 @@ fn http_bad_requests_get_documented_errors_and_server_keeps_serving() {
 
     // The other encodings the Collector accepts, encoded as profcol's otlp_http exporter sends
     // them; `snappy` also takes the framing format (older Collectors sent that).
-    use profcol_exporters::client_config::Compression;
+    use profcol_settings::Compression;
     let framed = Compression::SnappyFramed
         .compress(&ebpf)
         .expect("snappy framed");

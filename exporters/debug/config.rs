@@ -1,6 +1,7 @@
 //! `exporters.debug` config.
 
-use profcol_config::{ConfigError, Section};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -37,12 +38,17 @@ impl Default for DebugConfig {
     }
 }
 
-impl DebugConfig {
-    pub fn load(section: &Section) -> Result<DebugConfig, ConfigError> {
-        let cfg: DebugConfig = section.decode()?;
-        if cfg.sampling_thereafter == 0 {
-            return Err(section.error("sampling_thereafter", "must be greater than 0"));
+impl ComponentConfig for DebugConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.sampling_thereafter == 0 {
+            p.push("sampling_thereafter", "must be greater than 0");
         }
-        Ok(cfg)
+    }
+}
+
+impl DebugConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<DebugConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 }

@@ -6,14 +6,13 @@ pub mod config;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::view::{Dict, any_value_text};
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::exporter_helper::{
-    QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts,
-};
+use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_settings::{QueueConfig, RetryConfig};
 
 pub use config::{DebugConfig, Verbosity};
 
@@ -29,7 +28,7 @@ impl ExporterFactory for DebugFactory {
             description: "prints profiles (verbosity basic, normal or detailed)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         DebugConfig::load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {

@@ -2,9 +2,35 @@
 
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::de_duration;
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Compression, Problems, de_duration};
 use serde::Deserialize;
+
+/// `format`: how each request is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// OTLP/JSON, one request per line.
+    #[default]
+    Json,
+    /// Each request as a 4-byte big-endian length followed by the protobuf bytes.
+    Proto,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Proto => "proto",
+        }
+    }
+}
+
+impl PartialEq<&str> for Format {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -12,12 +38,13 @@ pub struct FileConfig {
     pub path: String,
     /// `json` (OTLP/JSON, one request per line) or `proto` (each request as a 4-byte big-endian
     /// length followed by the protobuf bytes).
-    pub format: String,
+    pub format: Format,
     /// Append to an existing file instead of truncating it.
     pub append: bool,
     pub rotation: Option<Rotation>,
-    /// `zstd` compresses each record (then even `json` records are length-prefixed).
-    pub compression: String,
+    /// `zstd` compresses each record (then even `json` records are length-prefixed); empty or
+    /// `none` writes records as they are.
+    pub compression: Compression,
     #[serde(deserialize_with = "de_duration")]
     pub flush_interval: Duration,
     pub group_by: Option<serde_json::Value>,
@@ -47,52 +74,47 @@ impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
             path: String::new(),
-            format: "json".into(),
+            format: Format::Json,
             append: false,
             rotation: None,
-            compression: String::new(),
+            compression: Compression::None,
             flush_interval: Duration::from_secs(1),
             group_by: None,
         }
     }
 }
 
-impl FileConfig {
-    pub fn load(section: &Section) -> Result<FileConfig, ConfigError> {
-        let cfg: FileConfig = section.decode()?;
-        if cfg.path.is_empty() {
-            return Err(section.error("path", "must be set"));
+impl ComponentConfig for FileConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.path.is_empty() {
+            p.push("path", "must be set");
         }
-        if !matches!(cfg.format.as_str(), "json" | "proto") {
-            return Err(section.error(
-                "format",
-                format!("unsupported format {:?} (json or proto)", cfg.format),
-            ));
-        }
-        if !matches!(cfg.compression.as_str(), "" | "zstd") {
-            return Err(section.error(
-                "compression",
-                format!(
-                    "unsupported compression {:?} (zstd or empty)",
-                    cfg.compression
-                ),
-            ));
-        }
-        if let Some(r) = &cfg.rotation {
-            if cfg.append {
-                return Err(section.error("append", "append and rotation cannot be used together"));
+        p.check(
+            "compression",
+            self.compression
+                .supported(&[Compression::Zstd, Compression::None]),
+        );
+        if let Some(r) = &self.rotation {
+            if self.append {
+                p.push("append", "append and rotation cannot be used together");
             }
             if r.max_megabytes == 0 {
-                return Err(section.error("rotation.max_megabytes", "must be greater than 0"));
+                p.push("rotation.max_megabytes", "must be greater than 0");
             }
         }
-        if cfg
+        if self
             .group_by
             .as_ref()
             .is_some_and(|g| g.get("enabled").and_then(|e| e.as_bool()).unwrap_or(false))
         {
-            return Err(section.error("group_by", "group_by is not supported yet"));
+            p.push("group_by", "group_by is not supported yet");
         }
-        Ok(cfg)
+    }
+}
+
+impl FileConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<FileConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 }

@@ -8,13 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::exporter_helper::{
-    QueueConfig, QueuedExporter, RetryConfig, SendError, Sender, into_parts,
-};
+use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_settings::{QueueConfig, RetryConfig};
 use prost::Message;
 
 pub use config::{FileConfig, Rotation};
@@ -31,7 +30,7 @@ impl ExporterFactory for FileFactory {
             description: "writes OTLP/JSON lines or length-prefixed protobuf to a file, with rotation",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         FileConfig::load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
@@ -67,24 +66,15 @@ pub struct FileSender {
 /// Collector's file exporter uses).
 pub fn backup_stamp(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let c = profcol_settings::time::Civil::from_unix_secs(
+        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+    );
     format!(
-        "{year:04}-{month:02}-{day:02}T{:02}-{:02}-{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
+        "{}T{:02}-{:02}-{:02}.{:03}",
+        c.date(),
+        c.hour,
+        c.minute,
+        c.second,
         d.subsec_millis()
     )
 }
@@ -152,7 +142,7 @@ impl FileSender {
             body
         };
         let mut rec = Vec::with_capacity(body.len() + 5);
-        if self.cfg.format == "json" && self.cfg.compression.is_empty() {
+        if self.cfg.format == "json" && self.cfg.compression == "none" {
             rec.extend_from_slice(&body);
             rec.push(b'\n');
         } else {

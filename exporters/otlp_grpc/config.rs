@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::{QueueConfig, RetryConfig, de_duration};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::grpc::EndpointError;
+use profcol_settings::{
+    ComponentConfig, Compression, GrpcTarget, Problems, QueueConfig, RetryConfig, TlsClientConfig,
+    check_headers, de_duration, de_headers,
+};
 use serde::Deserialize;
-
-use crate::client_config::{Compression, TlsClientConfig, check_headers, de_headers};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,7 +19,8 @@ pub struct OtlpGrpcConfig {
     pub tls: TlsClientConfig,
     #[serde(deserialize_with = "de_headers")]
     pub headers: BTreeMap<String, String>,
-    pub compression: String,
+    /// `gzip` (default), `zstd`, `deflate` or `none`.
+    pub compression: Compression,
     #[serde(deserialize_with = "de_duration")]
     pub timeout: Duration,
     pub retry_on_failure: RetryConfig,
@@ -40,7 +43,7 @@ impl Default for OtlpGrpcConfig {
             endpoint: String::new(),
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
-            compression: "gzip".into(),
+            compression: Compression::Gzip,
             timeout: Duration::from_secs(5),
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
@@ -58,81 +61,53 @@ impl Default for OtlpGrpcConfig {
 }
 
 /// Where to connect and whether TLS is on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub authority: String,
-    pub tls: bool,
+pub type Target = GrpcTarget;
+
+/// The compressions gRPC supports here (`grpc-encoding`).
+const SUPPORTED_COMPRESSION: [Compression; 4] = [
+    Compression::Gzip,
+    Compression::Zstd,
+    Compression::Deflate,
+    Compression::None,
+];
+
+impl ComponentConfig for OtlpGrpcConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.endpoint.trim().is_empty() {
+            p.push("endpoint", "must be set (host:port)");
+        } else {
+            p.check("endpoint", self.target());
+        }
+        p.check(
+            "compression",
+            self.compression.supported(&SUPPORTED_COMPRESSION),
+        );
+        check_headers(&self.headers, p);
+        self.tls.check("tls", p);
+        if self.tls.insecure_skip_verify {
+            p.push(
+                "tls.insecure_skip_verify",
+                "not supported by the gRPC exporter; give ca_file instead",
+            );
+        }
+        self.sending_queue.check("sending_queue", p);
+        if self.auth.is_some() {
+            p.push(
+                "auth",
+                "authenticator extensions are not supported yet; use headers",
+            );
+        }
+    }
 }
 
 impl OtlpGrpcConfig {
-    pub fn load(section: &Section) -> Result<OtlpGrpcConfig, ConfigError> {
-        let cfg: OtlpGrpcConfig = section.decode()?;
-        if cfg.endpoint.trim().is_empty() {
-            return Err(section.error("endpoint", "must be set (host:port)"));
-        }
-        cfg.target().map_err(|e| section.error("endpoint", e))?;
-        match Compression::parse(&cfg.compression) {
-            Some(
-                Compression::None | Compression::Gzip | Compression::Zstd | Compression::Deflate,
-            ) => {}
-            _ => {
-                return Err(section.error(
-                    "compression",
-                    format!(
-                        "unsupported compression {:?} (gzip, zstd, deflate, none)",
-                        cfg.compression
-                    ),
-                ));
-            }
-        }
-        check_headers(section, &cfg.headers)?;
-        cfg.tls.check().map_err(|(p, m)| section.error(p, m))?;
-        if cfg.tls.insecure_skip_verify {
-            return Err(section.error(
-                "tls.insecure_skip_verify",
-                "not supported by the gRPC exporter; give ca_file instead",
-            ));
-        }
-        cfg.sending_queue
-            .check()
-            .map_err(|(p, m)| section.error(p, m))?;
-        if cfg.auth.is_some() {
-            return Err(section.error(
-                "auth",
-                "authenticator extensions are not supported yet; use headers",
-            ));
-        }
-        Ok(cfg)
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<OtlpGrpcConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
-    /// Parses `endpoint` the way the Collector does.
-    pub fn target(&self) -> Result<Target, String> {
-        let e = self.endpoint.trim();
-        let (rest, scheme_tls) = if let Some(r) = e.strip_prefix("https://") {
-            (r, Some(true))
-        } else if let Some(r) = e.strip_prefix("http://") {
-            (r, Some(false))
-        } else if let Some(r) = e.strip_prefix("dns:///") {
-            (r, None)
-        } else if e.starts_with("unix://") {
-            return Err("unix sockets are not supported yet".into());
-        } else {
-            (e, None)
-        };
-        let authority = rest.trim_end_matches('/');
-        if authority.is_empty() || authority.contains('/') {
-            return Err(format!("invalid endpoint {e:?}; expected host:port"));
-        }
-        if !authority.contains(':') {
-            return Err(format!("endpoint {e:?} has no port; expected host:port"));
-        }
-        let tls = match scheme_tls {
-            Some(t) => t && !self.tls.insecure,
-            None => !self.tls.insecure,
-        };
-        Ok(Target {
-            authority: authority.to_owned(),
-            tls,
-        })
+    /// Parses `endpoint` the way the Collector does (see [`GrpcTarget::parse`]).
+    pub fn target(&self) -> Result<Target, EndpointError> {
+        GrpcTarget::parse(&self.endpoint, self.tls.insecure)
     }
 }

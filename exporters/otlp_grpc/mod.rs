@@ -6,7 +6,7 @@
 pub mod config;
 
 use bytes::{Buf, BufMut, Bytes};
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
@@ -19,7 +19,7 @@ use tonic::{Code, Status};
 
 pub use config::OtlpGrpcConfig;
 
-use crate::client_config::Compression;
+use profcol_settings::Compression;
 
 const EXPORT_PATH: &str =
     "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
@@ -36,7 +36,7 @@ impl ExporterFactory for OtlpGrpcFactory {
             description: "OTLP profiles over gRPC",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         OtlpGrpcConfig::load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
@@ -104,7 +104,7 @@ pub struct GrpcSender {
 
 impl GrpcSender {
     pub fn new(cfg: &OtlpGrpcConfig) -> Result<GrpcSender, String> {
-        let target = cfg.target()?;
+        let target = cfg.target().map_err(|e| e.to_string())?;
         let scheme = if target.tls { "https" } else { "http" };
         let mut ep = Endpoint::from_shared(format!("{scheme}://{}", target.authority))
             .map_err(|e| format!("invalid endpoint: {e}"))?;
@@ -118,7 +118,7 @@ impl GrpcSender {
             .map_err(|e| format!("invalid user_agent: {e}"))?;
         if target.tls {
             let mut tls = ClientTlsConfig::new();
-            match cfg.tls.ca()? {
+            match cfg.tls.ca().map_err(|e| e.to_string())? {
                 Some(ca) => {
                     tls = tls.ca_certificate(Certificate::from_pem(ca));
                     if cfg.tls.include_system_ca_certs_pool {
@@ -127,7 +127,7 @@ impl GrpcSender {
                 }
                 None => tls = tls.with_webpki_roots(),
             }
-            if let Some((c, k)) = cfg.tls.identity()? {
+            if let Some((c, k)) = cfg.tls.identity().map_err(|e| e.to_string())? {
                 tls = tls.identity(Identity::from_pem(c, k));
             }
             let host = target
@@ -154,10 +154,10 @@ impl GrpcSender {
                 .map_err(|e| format!("invalid header value for {k}: {e}"))?;
             headers.insert(key, val);
         }
-        let compression = match Compression::parse(&cfg.compression) {
-            Some(Compression::Gzip) => Some(CompressionEncoding::Gzip),
-            Some(Compression::Zstd) => Some(CompressionEncoding::Zstd),
-            Some(Compression::Deflate) => Some(CompressionEncoding::Deflate),
+        let compression = match cfg.compression {
+            Compression::Gzip => Some(CompressionEncoding::Gzip),
+            Compression::Zstd => Some(CompressionEncoding::Zstd),
+            Compression::Deflate => Some(CompressionEncoding::Deflate),
             _ => None,
         };
         Ok(GrpcSender {

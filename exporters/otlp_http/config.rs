@@ -3,11 +3,39 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::{QueueConfig, RetryConfig, de_duration};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::http::{is_http_url, join_url};
+use profcol_settings::{
+    ComponentConfig, Compression, Problems, QueueConfig, RetryConfig, TlsClientConfig,
+    check_headers, de_duration, de_headers,
+};
 use serde::Deserialize;
 
-use crate::client_config::{Compression, TlsClientConfig, check_headers, de_headers};
+/// `encoding`: how requests are serialized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Binary protobuf (`application/x-protobuf`).
+    #[default]
+    Proto,
+    /// OTLP/JSON (`application/json`).
+    Json,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Proto => "proto",
+            Encoding::Json => "json",
+        }
+    }
+}
+
+impl PartialEq<&str> for Encoding {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 
 pub const PROFILES_PATH: &str = "v1development/profiles";
 
@@ -24,12 +52,13 @@ pub struct OtlpHttpConfig {
     pub tls: TlsClientConfig,
     #[serde(deserialize_with = "de_headers")]
     pub headers: BTreeMap<String, String>,
-    pub compression: String,
+    /// Any of the Collector's values; `gzip` by default.
+    pub compression: Compression,
     pub compression_params: Option<serde_json::Value>,
     #[serde(deserialize_with = "de_duration")]
     pub timeout: Duration,
     /// `proto` (default) or `json`.
-    pub encoding: String,
+    pub encoding: Encoding,
     pub retry_on_failure: RetryConfig,
     pub sending_queue: QueueConfig,
     // Accepted for compatibility, not acted on:
@@ -59,10 +88,10 @@ impl Default for OtlpHttpConfig {
             logs_endpoint: None,
             tls: TlsClientConfig::default(),
             headers: BTreeMap::new(),
-            compression: "gzip".into(),
+            compression: Compression::Gzip,
             compression_params: None,
             timeout: Duration::from_secs(30),
-            encoding: "proto".into(),
+            encoding: Encoding::Proto,
             retry_on_failure: RetryConfig::default(),
             sending_queue: QueueConfig::default(),
             proxy_url: None,
@@ -83,67 +112,55 @@ impl Default for OtlpHttpConfig {
     }
 }
 
-impl OtlpHttpConfig {
-    pub fn load(section: &Section) -> Result<OtlpHttpConfig, ConfigError> {
-        let cfg: OtlpHttpConfig = section.decode()?;
-        let url = cfg.profiles_url().map_err(|e| {
-            section.error(
-                if cfg.profiles_endpoint.is_some() {
+/// Why no profiles URL can be formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("endpoint (or profiles_endpoint) must be set")]
+pub struct NoEndpoint;
+
+impl ComponentConfig for OtlpHttpConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        match self.profiles_url() {
+            Err(e) => p.push(
+                if self.profiles_endpoint.is_some() {
                     "profiles_endpoint"
                 } else {
                     "endpoint"
                 },
                 e,
-            )
-        })?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(section.error(
+            ),
+            Ok(url) if !is_http_url(&url) => p.push(
                 "endpoint",
                 format!("{url:?} must start with http:// or https://"),
-            ));
+            ),
+            Ok(_) => {}
         }
-        if Compression::parse(&cfg.compression).is_none() {
-            return Err(section.error(
-                "compression",
-                format!(
-                    "unsupported compression {:?} (gzip, zstd, zlib, deflate, snappy, x-snappy-framed, lz4, none)",
-                    cfg.compression
-                ),
-            ));
-        }
-        if !matches!(cfg.encoding.as_str(), "proto" | "json") {
-            return Err(section.error(
-                "encoding",
-                format!("unsupported encoding {:?} (proto or json)", cfg.encoding),
-            ));
-        }
-        check_headers(section, &cfg.headers)?;
-        cfg.tls.check().map_err(|(p, m)| section.error(p, m))?;
-        cfg.sending_queue
-            .check()
-            .map_err(|(p, m)| section.error(p, m))?;
-        if cfg.auth.is_some() {
-            return Err(section.error(
+        check_headers(&self.headers, p);
+        self.tls.check("tls", p);
+        self.sending_queue.check("sending_queue", p);
+        if self.auth.is_some() {
+            p.push(
                 "auth",
                 "authenticator extensions are not supported yet; use headers",
-            ));
+            );
         }
-        Ok(cfg)
+    }
+}
+
+impl OtlpHttpConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<OtlpHttpConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
     /// The URL profiles are posted to.
-    pub fn profiles_url(&self) -> Result<String, String> {
+    pub fn profiles_url(&self) -> Result<String, NoEndpoint> {
         if let Some(p) = &self.profiles_endpoint {
             return Ok(p.clone());
         }
         let base = self.endpoint.trim();
         if base.is_empty() {
-            return Err("endpoint (or profiles_endpoint) must be set".into());
+            return Err(NoEndpoint);
         }
-        Ok(if base.ends_with('/') {
-            format!("{base}{PROFILES_PATH}")
-        } else {
-            format!("{base}/{PROFILES_PATH}")
-        })
+        Ok(join_url(base, PROFILES_PATH))
     }
 }

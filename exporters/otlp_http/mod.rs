@@ -2,7 +2,7 @@
 
 pub mod config;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
@@ -12,7 +12,7 @@ use prost::Message;
 
 pub use config::OtlpHttpConfig;
 
-use crate::client_config::Compression;
+use profcol_settings::Compression;
 
 pub struct OtlpHttpFactory;
 
@@ -26,7 +26,7 @@ impl ExporterFactory for OtlpHttpFactory {
             description: "OTLP profiles over HTTP (protobuf or JSON)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         OtlpHttpConfig::load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
@@ -63,14 +63,15 @@ pub struct HttpSender {
 
 impl HttpSender {
     pub fn new(cfg: &OtlpHttpConfig) -> Result<HttpSender, String> {
-        let url = cfg.profiles_url()?;
-        let client = crate::client_config::http_client(&cfg.tls, cfg.timeout)?;
-        let headers = crate::client_config::header_map(&cfg.headers)?;
+        let url = cfg.profiles_url().map_err(|e| e.to_string())?;
+        let client =
+            crate::http_client::http_client(&cfg.tls, cfg.timeout).map_err(|e| e.to_string())?;
+        let headers = profcol_settings::header_map(&cfg.headers).map_err(|e| e.to_string())?;
         Ok(HttpSender {
             client,
             url,
             json: cfg.encoding == "json",
-            compression: Compression::parse(&cfg.compression).unwrap_or(Compression::Gzip),
+            compression: cfg.compression,
             headers,
         })
     }
@@ -110,7 +111,7 @@ impl Sender for HttpSender {
                 .await
                 .map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
             let status = resp.status();
-            let ra = crate::client_config::retry_after(resp.headers());
+            let ra = profcol_settings::retry::retry_after(resp.headers());
             let is_json = resp
                 .headers()
                 .get(reqwest::header::CONTENT_TYPE)

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::{QueueConfig, RetryConfig, de_duration};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems, QueueConfig, RetryConfig, de_duration};
 use serde::Deserialize;
 
 /// How samples and stacks are laid out.
@@ -104,15 +104,30 @@ pub enum Scheme {
     Azure,
 }
 
+/// Why `path` names no usable place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TargetError {
+    #[error("file:// needs a directory")]
+    EmptyFileUrl,
+    #[error("unsupported scheme {0:?} (use a local directory, file://, s3://, gs:// or az://)")]
+    Scheme(String),
+    #[error("{0:?} names no bucket or container")]
+    NoBucket(String),
+    #[error("{0:?}: the key prefix must not contain . or ..")]
+    DotSegment(String),
+    #[error("{path:?}: invalid key prefix: {message}")]
+    Prefix { path: String, message: String },
+}
+
 /// Parses `path`.
-pub fn parse_target(path: &str) -> Result<Target, String> {
+pub fn parse_target(path: &str) -> Result<Target, TargetError> {
     let Some((scheme, rest)) = path.split_once("://") else {
         return Ok(Target::Local(path.into()));
     };
     let scheme = match scheme.to_ascii_lowercase().as_str() {
         "file" => {
             if rest.is_empty() {
-                return Err("file:// needs a directory".into());
+                return Err(TargetError::EmptyFileUrl);
             }
             // file:///abs/dir (or file://localhost/abs/dir).
             let p = rest.strip_prefix("localhost").unwrap_or(rest);
@@ -122,24 +137,24 @@ pub fn parse_target(path: &str) -> Result<Target, String> {
         "gs" => Scheme::Gcs,
         "az" | "azure" | "abfs" | "abfss" => Scheme::Azure,
         other => {
-            return Err(format!(
-                "unsupported scheme {other:?} (use a local directory, file://, s3://, gs:// or az://)"
-            ));
+            return Err(TargetError::Scheme(other.to_owned()));
         }
     };
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
-        return Err(format!("{path:?} names no bucket or container"));
+        return Err(TargetError::NoBucket(path.to_owned()));
     }
     let prefix = prefix.trim_matches('/').to_owned();
     if prefix.split('/').any(|s| s == "." || s == "..") {
-        return Err(format!("{path:?}: the key prefix must not contain . or .."));
+        return Err(TargetError::DotSegment(path.to_owned()));
     }
     // Every object key starts with the prefix: refuse one object_store cannot use (empty
     // segments as in `a//b`, control characters) here rather than on every upload.
     if !prefix.is_empty() {
-        object_store::path::Path::parse(&prefix)
-            .map_err(|e| format!("{path:?}: invalid key prefix: {e}"))?;
+        object_store::path::Path::parse(&prefix).map_err(|e| TargetError::Prefix {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
     }
     let url = format!("{}://{bucket}", path.split_once("://").map_or("", |p| p.0));
     Ok(Target::Object {
@@ -158,8 +173,13 @@ pub fn option_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// A `storage` key `object_store` does not know for the path's scheme.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown storage option {0:?} for this scheme")]
+pub struct UnknownStorageOption(pub String);
+
 /// Checks that `key` is an option `object_store` knows for `scheme`.
-pub fn check_storage_key(scheme: Scheme, key: &str) -> Result<(), String> {
+pub fn check_storage_key(scheme: Scheme, key: &str) -> Result<(), UnknownStorageOption> {
     let k = key.to_ascii_lowercase();
     let ok = match scheme {
         Scheme::S3 => object_store::aws::AmazonS3ConfigKey::from_str(&k).is_ok(),
@@ -169,78 +189,90 @@ pub fn check_storage_key(scheme: Scheme, key: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("unknown storage option {key:?} for this scheme"))
+        Err(UnknownStorageOption(key.to_owned()))
+    }
+}
+
+impl ComponentConfig for ParquetConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.path.is_empty() {
+            p.push("path", "must be set");
+        } else {
+            match parse_target(&self.path) {
+                Err(e) => p.push("path", e),
+                Ok(Target::Local(_)) => {
+                    if let Some(k) = self.storage.keys().next() {
+                        p.push(
+                            &format!("storage.{k}"),
+                            "storage options apply to object-store paths (s3://, gs://, az://) only",
+                        );
+                    }
+                }
+                Ok(Target::Object { scheme, .. }) => {
+                    for k in self.storage.keys() {
+                        p.check(&format!("storage.{k}"), check_storage_key(scheme, k));
+                    }
+                }
+            }
+        }
+        if self.max_file_size == 0 {
+            p.push("max_file_size", "must be greater than 0");
+        }
+        if self.max_file_age.is_zero() {
+            p.push("max_file_age", "must be greater than 0");
+        }
+        if self.flush_interval.is_zero() {
+            p.push("flush_interval", "must be greater than 0");
+        }
+        if self.max_open_writers == 0 {
+            p.push("max_open_writers", "must be greater than 0");
+        }
+        if self.row_group_rows == 0 || self.row_group_rows > i32::MAX as usize / 4 {
+            p.push("row_group_rows", "must be between 1 and 536870911");
+        }
+        if self.row_group_bytes == 0 {
+            p.push("row_group_bytes", "must be greater than 0");
+        }
+        if self.max_buffered_bytes == 0 {
+            p.push("max_buffered_bytes", "must be greater than 0");
+        }
+        if !(1..=22).contains(&self.compression_level) {
+            p.push("compression_level", "must be between 1 and 22 (zstd)");
+        }
+        self.sending_queue.check("sending_queue", p);
     }
 }
 
 impl ParquetConfig {
-    pub fn load(section: &Section) -> Result<ParquetConfig, ConfigError> {
-        let cfg: ParquetConfig = section.decode()?;
-        if cfg.path.is_empty() {
-            return Err(section.error("path", "must be set"));
-        }
-        let target = parse_target(&cfg.path).map_err(|m| section.error("path", m))?;
-        match &target {
-            Target::Local(_) => {
-                if let Some(k) = cfg.storage.keys().next() {
-                    return Err(section.error(
-                        &format!("storage.{k}"),
-                        "storage options apply to object-store paths (s3://, gs://, az://) only",
-                    ));
-                }
-            }
-            Target::Object { scheme, .. } => {
-                for k in cfg.storage.keys() {
-                    check_storage_key(*scheme, k)
-                        .map_err(|m| section.error(&format!("storage.{k}"), m))?;
-                }
-            }
-        }
-        if cfg.max_file_size == 0 {
-            return Err(section.error("max_file_size", "must be greater than 0"));
-        }
-        if cfg.max_file_age.is_zero() {
-            return Err(section.error("max_file_age", "must be greater than 0"));
-        }
-        if cfg.flush_interval.is_zero() {
-            return Err(section.error("flush_interval", "must be greater than 0"));
-        }
-        if cfg.max_open_writers == 0 {
-            return Err(section.error("max_open_writers", "must be greater than 0"));
-        }
-        if cfg.row_group_rows == 0 || cfg.row_group_rows > i32::MAX as usize / 4 {
-            return Err(section.error("row_group_rows", "must be between 1 and 536870911"));
-        }
-        if cfg.row_group_bytes == 0 {
-            return Err(section.error("row_group_bytes", "must be greater than 0"));
-        }
-        if cfg.max_buffered_bytes == 0 {
-            return Err(section.error("max_buffered_bytes", "must be greater than 0"));
-        }
-        if !(1..=22).contains(&cfg.compression_level) {
-            return Err(section.error("compression_level", "must be between 1 and 22 (zstd)"));
-        }
-        if let Err((p, m)) = cfg.sending_queue.check() {
-            return Err(section.error(p, m));
-        }
-        Ok(cfg)
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<ParquetConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
-    pub fn target(&self) -> Result<Target, String> {
+    pub fn target(&self) -> Result<Target, TargetError> {
         parse_target(&self.path)
     }
 }
 
+/// A size that is not a number of bytes with an optional unit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SizeError {
+    #[error("invalid size {0:?} (expected e.g. 128MiB, 64MB or 1048576)")]
+    Number(String),
+    #[error("invalid size unit in {0:?} (B, KB, MB, GB, KiB, MiB, GiB)")]
+    Unit(String),
+    #[error("invalid size {0:?}")]
+    Range(String),
+}
+
 /// Parses `128MiB`, `64MB`, `1.5GiB`, `4096` (bytes) and the like.
-pub fn parse_bytes(s: &str) -> Result<u64, String> {
+pub fn parse_bytes(s: &str) -> Result<u64, SizeError> {
     let t = s.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?} (expected e.g. 128MiB, 64MB or 1048576)"))?;
+    let n: f64 = num.parse().map_err(|_| SizeError::Number(s.to_owned()))?;
     let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1.0,
         "k" | "kb" => 1e3,
@@ -249,15 +281,11 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         "ki" | "kib" => 1024.0,
         "mi" | "mib" => 1024.0 * 1024.0,
         "gi" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(format!(
-                "invalid size unit in {s:?} (B, KB, MB, GB, KiB, MiB, GiB)"
-            ));
-        }
+        _ => return Err(SizeError::Unit(s.to_owned())),
     };
     let v = n * mult;
     if !v.is_finite() || v < 0.0 || v > u64::MAX as f64 {
-        return Err(format!("invalid size {s:?}"));
+        return Err(SizeError::Range(s.to_owned()));
     }
     Ok(v as u64)
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender};
@@ -45,7 +45,7 @@ impl ExporterFactory for ParquetFactory {
         }
     }
 
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         ParquetConfig::load(section).map(|_| ())
     }
 
@@ -229,7 +229,9 @@ pub fn build_store(
         url,
         scheme,
         prefix,
-    } = cfg.target().map_err(ParquetExporterError::Path)?
+    } = cfg
+        .target()
+        .map_err(|e| ParquetExporterError::Path(e.to_string()))?
     else {
         return Err(ParquetExporterError::Path(format!(
             "{:?} is not an object-store URL",
@@ -281,7 +283,10 @@ impl ParquetExporter {
         id: &str,
         metrics: Metrics,
     ) -> Result<ParquetExporter, ParquetExporterError> {
-        match cfg.target().map_err(ParquetExporterError::Path)? {
+        match cfg
+            .target()
+            .map_err(|e| ParquetExporterError::Path(e.to_string()))?
+        {
             Target::Local(base) => {
                 let staging = cfg
                     .staging_dir

@@ -3,14 +3,16 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
+use profcol_config::{ConfigErrors, Section};
 use profcol_pdata::pyroscope::series::{
     MAX_LABEL_NAMES_PER_SERIES, MAX_PROFILE_SAMPLES, MAX_PROFILE_SIZE_BYTES, MAX_SAMPLE_LABELS,
 };
-use profcol_pipeline::exporter_helper::{QueueConfig, RetryConfig, de_duration};
+use profcol_settings::http::{is_http_url, join_url};
+use profcol_settings::{
+    ComponentConfig, Compression, Problems, QueueConfig, RetryConfig, TlsClientConfig,
+    check_headers, de_duration, de_headers,
+};
 use serde::Deserialize;
-
-use crate::client_config::{TlsClientConfig, check_headers, de_headers};
 
 /// The Push API path appended to `endpoint`.
 pub const PUSH_PATH: &str = "push.v1.PusherService/Push";
@@ -44,7 +46,7 @@ pub struct PyroscopeConfig {
     #[serde(deserialize_with = "de_duration")]
     pub timeout: Duration,
     /// Body compression: `gzip` (default) or `none`.
-    pub compression: String,
+    pub compression: Compression,
     /// Map label names to `[a-zA-Z_][a-zA-Z0-9_]*` (servers before v2.0). Off: names are sent as
     /// they are, dots included.
     pub sanitize_label_names: bool,
@@ -83,7 +85,7 @@ impl Default for PyroscopeConfig {
             tenant_id: None,
             external_labels: BTreeMap::new(),
             timeout: Duration::from_secs(10),
-            compression: "gzip".into(),
+            compression: Compression::Gzip,
             sanitize_label_names: false,
             max_profile_size_bytes: MAX_PROFILE_SIZE_BYTES,
             max_samples_per_profile: MAX_PROFILE_SAMPLES,
@@ -98,115 +100,116 @@ impl Default for PyroscopeConfig {
     }
 }
 
-impl PyroscopeConfig {
-    pub fn load(section: &Section) -> Result<PyroscopeConfig, ConfigError> {
-        let cfg: PyroscopeConfig = section.decode()?;
-        let url = cfg.push_url().map_err(|e| section.error("endpoint", e))?;
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(section.error(
+/// Why no Push URL can be formed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be set (e.g. http://localhost:4040)")]
+pub struct NoEndpoint;
+
+impl ComponentConfig for PyroscopeConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        match self.push_url() {
+            Err(e) => p.push("endpoint", e),
+            Ok(url) if !is_http_url(&url) => p.push(
                 "endpoint",
                 format!(
                     "{:?} must start with http:// or https://",
-                    cfg.endpoint.trim()
+                    self.endpoint.trim()
                 ),
-            ));
+            ),
+            Ok(_) => {}
         }
-        if !matches!(cfg.compression.as_str(), "gzip" | "none" | "") {
-            return Err(section.error(
-                "compression",
-                format!(
-                    "unsupported compression {:?} (gzip or none)",
-                    cfg.compression
-                ),
-            ));
-        }
-        check_headers(section, &cfg.headers)?;
-        let has_auth_header = cfg
+        p.check(
+            "compression",
+            self.compression
+                .supported(&[Compression::Gzip, Compression::None]),
+        );
+        check_headers(&self.headers, p);
+        let has_auth_header = self
             .headers
             .keys()
             .any(|k| k.eq_ignore_ascii_case("authorization"));
-        if cfg.basic_auth.is_some() && cfg.bearer_token.is_some() {
-            return Err(section.error(
+        if self.basic_auth.is_some() && self.bearer_token.is_some() {
+            p.push(
                 "bearer_token",
                 "basic_auth and bearer_token cannot both be set",
-            ));
+            );
         }
-        if has_auth_header && (cfg.basic_auth.is_some() || cfg.bearer_token.is_some()) {
-            return Err(section.error(
+        if has_auth_header && (self.basic_auth.is_some() || self.bearer_token.is_some()) {
+            p.push(
                 "headers.Authorization",
                 "conflicts with basic_auth/bearer_token",
-            ));
+            );
         }
-        if cfg.tenant_id.is_some()
-            && cfg
+        if self.tenant_id.is_some()
+            && self
                 .headers
                 .keys()
                 .any(|k| k.eq_ignore_ascii_case("x-scope-orgid"))
         {
-            return Err(section.error("headers.X-Scope-OrgID", "conflicts with tenant_id"));
+            p.push("headers.X-Scope-OrgID", "conflicts with tenant_id");
         }
-        if let Some(b) = &cfg.basic_auth
+        if let Some(b) = &self.basic_auth
             && (b.username.is_empty() || b.username.contains(':'))
         {
-            return Err(section.error(
+            p.push(
                 "basic_auth.username",
                 "must be non-empty and must not contain ':'",
-            ));
+            );
         }
         for (path, v) in [
-            ("bearer_token", cfg.bearer_token.as_deref()),
-            ("tenant_id", cfg.tenant_id.as_deref()),
+            ("bearer_token", self.bearer_token.as_deref()),
+            ("tenant_id", self.tenant_id.as_deref()),
         ] {
             if let Some(v) = v
                 && (v.is_empty() || http::HeaderValue::from_str(v).is_err())
             {
-                return Err(section.error(path, "must be a non-empty, valid header value"));
+                p.push(path, "must be a non-empty, valid header value");
             }
         }
-        for k in cfg.external_labels.keys() {
+        for k in self.external_labels.keys() {
             if k.is_empty() || k.starts_with("__") {
-                return Err(section.error(
+                p.push(
                     &format!("external_labels.{k}"),
                     "label names must be non-empty and must not start with \"__\"",
-                ));
+                );
             }
         }
         for (path, v) in [
-            ("max_profile_size_bytes", cfg.max_profile_size_bytes),
-            ("max_samples_per_profile", cfg.max_samples_per_profile),
-            ("max_labels_per_sample", cfg.max_labels_per_sample),
-            ("max_request_size", cfg.max_request_size),
+            ("max_profile_size_bytes", self.max_profile_size_bytes),
+            ("max_samples_per_profile", self.max_samples_per_profile),
+            ("max_labels_per_sample", self.max_labels_per_sample),
+            ("max_request_size", self.max_request_size),
         ] {
             if v == 0 {
-                return Err(section.error(path, "must be greater than 0"));
+                p.push(path, "must be greater than 0");
             }
         }
-        if cfg.max_label_names_per_series < 3 {
-            return Err(section.error(
+        if self.max_label_names_per_series < 3 {
+            p.push(
                 "max_label_names_per_series",
                 "must be at least 3 (__name__, __delta__, service_name)",
-            ));
+            );
         }
-        if cfg.timeout.is_zero() {
-            return Err(section.error("timeout", "must be greater than 0"));
+        if self.timeout.is_zero() {
+            p.push("timeout", "must be greater than 0");
         }
-        cfg.tls.check().map_err(|(p, m)| section.error(p, m))?;
-        cfg.sending_queue
-            .check()
-            .map_err(|(p, m)| section.error(p, m))?;
-        Ok(cfg)
+        self.tls.check("tls", p);
+        self.sending_queue.check("sending_queue", p);
+    }
+}
+
+impl PyroscopeConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<PyroscopeConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
     /// The Push URL.
-    pub fn push_url(&self) -> Result<String, String> {
+    pub fn push_url(&self) -> Result<String, NoEndpoint> {
         let base = self.endpoint.trim();
         if base.is_empty() {
-            return Err("must be set (e.g. http://localhost:4040)".into());
+            return Err(NoEndpoint);
         }
-        Ok(if base.ends_with('/') {
-            format!("{base}{PUSH_PATH}")
-        } else {
-            format!("{base}/{PUSH_PATH}")
-        })
+        Ok(join_url(base, PUSH_PATH))
     }
 }

@@ -11,13 +11,12 @@ pub mod push;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
-use profcol_pipeline::exporter_helper::{
-    QueuedExporter, RetryConfig, SendError, Sender, into_parts,
-};
+use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory, Telemetry};
+use profcol_settings::{Compression, RetryConfig};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
@@ -41,7 +40,7 @@ impl ExporterFactory for PyroscopeFactory {
             description: "Grafana Pyroscope Push API (pprof series over Connect)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         PyroscopeConfig::load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
@@ -210,9 +209,10 @@ pub struct PushSender {
 
 impl PushSender {
     pub fn new(cfg: &PyroscopeConfig, ctx: &Context) -> Result<PushSender, String> {
-        let url = cfg.push_url()?;
-        let client = crate::client_config::http_client(&cfg.tls, cfg.timeout)?;
-        let headers = crate::client_config::header_map(&cfg.headers)?;
+        let url = cfg.push_url().map_err(|e| e.to_string())?;
+        let client =
+            crate::http_client::http_client(&cfg.tls, cfg.timeout).map_err(|e| e.to_string())?;
+        let headers = profcol_settings::header_map(&cfg.headers).map_err(|e| e.to_string())?;
         Ok(PushSender {
             client,
             url,
@@ -223,7 +223,7 @@ impl PushSender {
                 .map(|b| (b.username.clone(), b.password.clone())),
             bearer_token: cfg.bearer_token.clone(),
             tenant_id: cfg.tenant_id.clone(),
-            gzip: cfg.compression != "none" && !cfg.compression.is_empty(),
+            gzip: cfg.compression == Compression::Gzip,
             prepare: PrepareOptions {
                 labels: profcol_pdata::pyroscope::series::LabelConfig {
                     external_labels: cfg
@@ -312,7 +312,7 @@ impl PushSender {
         if status.is_success() {
             return Ok(());
         }
-        let ra = crate::client_config::retry_after(resp.headers());
+        let ra = profcol_settings::retry::retry_after(resp.headers());
         let bytes = resp.bytes().await.unwrap_or_default();
         let err: ConnectError = serde_json::from_slice(&bytes).unwrap_or_else(|_| ConnectError {
             code: String::new(),
@@ -354,7 +354,7 @@ impl PushSender {
             }
             let raw = push::to_request(&series).encode_to_vec();
             let body = if self.gzip {
-                crate::client_config::Compression::Gzip
+                Compression::Gzip
                     .compress(&raw)
                     .map_err(|e| SendError::permanent(format!("compressing: {e}")))?
             } else {

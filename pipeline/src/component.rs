@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use profcol_config::{Catalog, ComponentId, ConfigError, Kind, Section, Signal};
+use profcol_config::{Catalog, ComponentId, ConfigError, ConfigErrors, Kind, Section, Signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{BoxFuture, Consumer};
@@ -44,6 +44,9 @@ impl StartError {
 pub enum BuildError {
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// Every problem of a component's config.
+    #[error("{0}")]
+    Configs(#[from] ConfigErrors),
     #[error("{id}: {message}")]
     Other { id: String, message: String },
 }
@@ -74,7 +77,7 @@ pub type Built = (Arc<dyn Consumer>, Box<dyn Component>);
 
 pub trait ReceiverFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
-    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors>;
     fn create(
         &self,
         ctx: Context,
@@ -85,7 +88,7 @@ pub trait ReceiverFactory: Send + Sync {
 
 pub trait ProcessorFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
-    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors>;
     fn create(
         &self,
         ctx: Context,
@@ -96,13 +99,13 @@ pub trait ProcessorFactory: Send + Sync {
 
 pub trait ExporterFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
-    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors>;
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError>;
 }
 
 pub trait ExtensionFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
-    fn validate(&self, section: &Section) -> Result<(), ConfigError>;
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors>;
     fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError>;
 }
 
@@ -123,7 +126,7 @@ impl Factory {
         }
     }
 
-    pub fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    pub fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         match self {
             Factory::Receiver(f) => f.validate(section),
             Factory::Processor(f) => f.validate(section),

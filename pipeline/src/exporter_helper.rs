@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use profcol_pdata::Batch;
-use serde::Deserialize;
+use profcol_settings::{QueueConfig, RetryConfig};
 use tokio::sync::{Mutex, mpsc};
 
 use crate::component::{Component, Context, StartError};
@@ -45,154 +45,6 @@ pub trait Sender: Send + Sync + 'static {
     /// Called once when the exporter stops, after the queue drained.
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
-    }
-}
-
-fn d(s: &str) -> Duration {
-    humantime::parse_duration(s).unwrap_or_default()
-}
-
-/// Deserializes a Go-style duration (`5s`, `200ms`, `1m30s`) or a number of seconds.
-pub fn de_duration<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Duration, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        S(String),
-        N(f64),
-    }
-    match Raw::deserialize(de)? {
-        Raw::S(s) => parse_go_duration(&s).map_err(serde::de::Error::custom),
-        Raw::N(n) if n >= 0.0 && n.is_finite() => Ok(Duration::from_secs_f64(n)),
-        Raw::N(n) => Err(serde::de::Error::custom(format!("invalid duration {n}"))),
-    }
-}
-
-/// Parses Go's `time.ParseDuration` syntax (`1h2m3.5s`, `300ms`, `2us`, `0`).
-pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let err = || format!("invalid duration {s:?} (expected e.g. \"5s\", \"200ms\", \"1m30s\")");
-    let mut total = 0f64;
-    let mut rest = s;
-    if rest.is_empty() {
-        return Err(err());
-    }
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(err)?;
-        if num_end == 0 {
-            return Err(err());
-        }
-        let n: f64 = rest[..num_end].parse().map_err(|_| err())?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let mult = match &rest[..unit_end] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(err()),
-        };
-        total += n * mult;
-        rest = &rest[unit_end..];
-    }
-    Ok(Duration::from_secs_f64(total))
-}
-
-/// `retry_on_failure` (the Collector's `configretry`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RetryConfig {
-    pub enabled: bool,
-    #[serde(deserialize_with = "de_duration")]
-    pub initial_interval: Duration,
-    #[serde(deserialize_with = "de_duration")]
-    pub max_interval: Duration,
-    #[serde(deserialize_with = "de_duration")]
-    pub max_elapsed_time: Duration,
-    pub multiplier: f64,
-    pub randomization_factor: f64,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        RetryConfig {
-            enabled: true,
-            initial_interval: d("5s"),
-            max_interval: d("30s"),
-            max_elapsed_time: d("5m"),
-            multiplier: 1.5,
-            randomization_factor: 0.5,
-        }
-    }
-}
-
-/// `sending_queue` (the Collector's exporterhelper queue; in memory).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct QueueConfig {
-    pub enabled: bool,
-    pub num_consumers: usize,
-    pub queue_size: usize,
-    /// Only `requests` is implemented; the queue counts batches.
-    pub sizer: String,
-    pub block_on_overflow: bool,
-    pub wait_for_result: bool,
-    /// Persistent queues need a storage extension, which profcol does not have yet.
-    pub storage: Option<String>,
-    /// The Collector's opt-in queue batching (`batch: {}`, collector-config.md §7.3). Accepted so
-    /// Collector configs load unchanged, not acted on: each request is sent as it was queued (use
-    /// the `batch` processor to merge requests).
-    pub batch: Option<serde_json::Value>,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig {
-            enabled: true,
-            num_consumers: 10,
-            queue_size: 1000,
-            sizer: "requests".into(),
-            block_on_overflow: false,
-            wait_for_result: false,
-            storage: None,
-            batch: None,
-        }
-    }
-}
-
-impl QueueConfig {
-    /// Semantic checks; returns (sub path, message).
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if self.enabled && self.queue_size == 0 {
-            return Err(("sending_queue.queue_size", "must be greater than 0".into()));
-        }
-        if self.enabled && self.num_consumers == 0 {
-            return Err((
-                "sending_queue.num_consumers",
-                "must be greater than 0".into(),
-            ));
-        }
-        if self.sizer != "requests" {
-            return Err((
-                "sending_queue.sizer",
-                format!("sizer {:?} is not supported; use \"requests\"", self.sizer),
-            ));
-        }
-        if self.storage.is_some() {
-            return Err((
-                "sending_queue.storage",
-                "persistent queues are not supported yet".into(),
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -502,27 +354,5 @@ impl<T: Component + ?Sized> Component for ArcComponent<T> {
     }
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         self.0.shutdown()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("5s").ok(), Some(Duration::from_secs(5)));
-        assert_eq!(
-            parse_go_duration("200ms").ok(),
-            Some(Duration::from_millis(200))
-        );
-        assert_eq!(
-            parse_go_duration("1m30s").ok(),
-            Some(Duration::from_secs(90))
-        );
-        assert_eq!(parse_go_duration("0").ok(), Some(Duration::ZERO));
-        assert!(parse_go_duration("5").is_err());
-        assert!(parse_go_duration("abc").is_err());
-        assert!(parse_go_duration("").is_err());
     }
 }

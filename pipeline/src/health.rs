@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_settings::{ComponentConfig, Problems};
 use serde::Deserialize;
 
 use crate::component::{
@@ -40,15 +41,15 @@ impl Default for HealthCheckConfig {
     }
 }
 
-fn load(section: &Section) -> Result<HealthCheckConfig, ConfigError> {
-    let cfg: HealthCheckConfig = section.decode()?;
-    if !cfg.path.starts_with('/') {
-        return Err(section.error("path", "must start with '/'"));
+impl ComponentConfig for HealthCheckConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if !self.path.starts_with('/') {
+            p.push("path", "must start with '/'");
+        }
+        if self.endpoint.is_empty() {
+            p.push("endpoint", "must not be empty");
+        }
     }
-    if cfg.endpoint.is_empty() {
-        return Err(section.error("endpoint", "must not be empty"));
-    }
-    Ok(cfg)
 }
 
 pub struct HealthCheckFactory;
@@ -68,12 +69,12 @@ impl ExtensionFactory for HealthCheckFactory {
             description: "HTTP health endpoint (default localhost:13133/)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
-        load(section).map(|_| ())
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
+        HealthCheckConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
         Ok(Box::new(HealthCheck {
-            cfg: load(section)?,
+            cfg: HealthCheckConfig::load(section)?,
             ctx,
             stop: tokio_util::sync::CancellationToken::new(),
         }))

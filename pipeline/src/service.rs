@@ -53,7 +53,7 @@ pub fn validate_components(config: &Config, registry: &Registry) -> Vec<ConfigEr
             if let Some(f) = registry.get(kind, &id.ty)
                 && let Err(e) = f.validate(section)
             {
-                errors.push(e);
+                errors.extend(e);
             }
         }
     }

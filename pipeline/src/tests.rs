@@ -10,8 +10,9 @@ use profcol_pdata::{Batch, RequestContext};
 
 use crate::component::{Component, Context};
 use crate::consumer::{BoxFuture, ConsumeError, Consumer, Fanout};
-use crate::exporter_helper::{QueueConfig, QueuedExporter, RetryConfig, SendError, Sender};
+use crate::exporter_helper::{QueuedExporter, SendError, Sender};
 use crate::telemetry::Telemetry;
+use profcol_settings::{QueueConfig, RetryConfig};
 
 /// Fails the first `fail` sends with the given error, then succeeds; counts calls.
 struct Flaky {

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::de_duration;
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems, de_duration};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -34,27 +34,32 @@ impl Default for BatchConfig {
     }
 }
 
-impl BatchConfig {
-    pub fn load(section: &Section) -> Result<BatchConfig, ConfigError> {
-        let mut cfg: BatchConfig = section.decode()?;
-        if cfg.send_batch_max_size > 0 && cfg.send_batch_max_size < cfg.send_batch_size {
-            return Err(section.error(
+impl ComponentConfig for BatchConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.send_batch_max_size > 0 && self.send_batch_max_size < self.send_batch_size {
+            p.push(
                 "send_batch_max_size",
                 "must be greater than or equal to send_batch_size",
-            ));
+            );
         }
-        if cfg.send_batch_size == 0 {
-            return Err(section.error("send_batch_size", "must be greater than 0"));
+        if self.send_batch_size == 0 {
+            p.push("send_batch_size", "must be greater than 0");
         }
-        if !cfg.metadata_keys.is_empty() && cfg.metadata_cardinality_limit == 0 {
-            return Err(section.error(
+        if !self.metadata_keys.is_empty() && self.metadata_cardinality_limit == 0 {
+            p.push(
                 "metadata_cardinality_limit",
                 "must be greater than 0 when metadata_keys are set",
-            ));
+            );
         }
-        for k in &mut cfg.metadata_keys {
+        for k in &mut self.metadata_keys {
             *k = k.to_ascii_lowercase();
         }
-        Ok(cfg)
+    }
+}
+
+impl BatchConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<BatchConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
@@ -34,7 +34,7 @@ impl ProcessorFactory for BatchFactory {
             description: "merges profiles into batches counted in samples (send_batch_size, timeout, metadata_keys)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         BatchConfig::load(section).map(|_| ())
     }
     fn create(

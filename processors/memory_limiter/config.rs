@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::de_duration;
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems, de_duration};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,37 +45,42 @@ pub struct Limits {
     pub soft: u64,
 }
 
-impl MemoryLimiterConfig {
-    pub fn load(section: &Section) -> Result<MemoryLimiterConfig, ConfigError> {
-        let cfg: MemoryLimiterConfig = section.decode()?;
-        if cfg.check_interval.is_zero() {
-            return Err(section.error("check_interval", "must be greater than zero (e.g. 1s)"));
+impl ComponentConfig for MemoryLimiterConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.check_interval.is_zero() {
+            p.push("check_interval", "must be greater than zero (e.g. 1s)");
         }
-        if cfg.limit_mib == 0 && cfg.limit_percentage == 0 {
-            return Err(section.error(
+        if self.limit_mib == 0 && self.limit_percentage == 0 {
+            p.push(
                 "limit_mib",
                 "one of limit_mib or limit_percentage must be greater than zero",
-            ));
+            );
         }
-        if cfg.limit_mib > 0 && cfg.limit_percentage > 0 {
-            return Err(section.error(
+        if self.limit_mib > 0 && self.limit_percentage > 0 {
+            p.push(
                 "limit_percentage",
                 "set only one of limit_mib and limit_percentage",
-            ));
+            );
         }
-        if cfg.limit_mib > 0 && cfg.spike_limit_mib >= cfg.limit_mib {
-            return Err(section.error("spike_limit_mib", "must be smaller than limit_mib"));
+        if self.limit_mib > 0 && self.spike_limit_mib >= self.limit_mib {
+            p.push("spike_limit_mib", "must be smaller than limit_mib");
         }
-        if cfg.limit_percentage > 100 || cfg.spike_limit_percentage > 100 {
-            return Err(section.error("limit_percentage", "percentages must be at most 100"));
+        if self.limit_percentage > 100 || self.spike_limit_percentage > 100 {
+            p.push("limit_percentage", "percentages must be at most 100");
         }
-        if cfg.limit_percentage > 0 && cfg.spike_limit_percentage >= cfg.limit_percentage {
-            return Err(section.error(
+        if self.limit_percentage > 0 && self.spike_limit_percentage >= self.limit_percentage {
+            p.push(
                 "spike_limit_percentage",
                 "must be smaller than limit_percentage",
-            ));
+            );
         }
-        Ok(cfg)
+    }
+}
+
+impl MemoryLimiterConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<MemoryLimiterConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
     /// The hard and soft limits in bytes, given the total memory available to the process.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
@@ -69,7 +69,7 @@ impl ProcessorFactory for MemoryLimiterFactory {
             description: "refuses data (retryable) while process memory is above the soft limit",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         MemoryLimiterConfig::load(section).map(|_| ())
     }
     fn create(

@@ -1,9 +1,8 @@
 //! `receivers.otlp` config.
 
-use profcol_config::{ConfigError, Section};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, GrpcServerConfig, HttpServerConfig, Problems, present};
 use serde::Deserialize;
-
-use crate::server_config::{GrpcServerConfig, HttpServerConfig, present};
 
 pub const DEFAULT_GRPC_ENDPOINT: &str = "localhost:4317";
 pub const DEFAULT_HTTP_ENDPOINT: &str = "localhost:4318";
@@ -25,73 +24,40 @@ pub struct Protocols {
     pub http: Option<HttpServerConfig>,
 }
 
-impl OtlpReceiverConfig {
-    /// Decodes and checks the section, filling endpoint defaults.
-    pub fn load(section: &Section) -> Result<OtlpReceiverConfig, ConfigError> {
-        let mut cfg: OtlpReceiverConfig = section.decode()?;
-        if cfg.protocols.grpc.is_none() && cfg.protocols.http.is_none() {
-            return Err(section.error(
+impl ComponentConfig for OtlpReceiverConfig {
+    /// Fills endpoint and path defaults and records what cannot be served.
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            p.push(
                 "protocols",
                 "must specify at least one protocol (grpc or http)",
-            ));
+            );
         }
-        if let Some(g) = &mut cfg.protocols.grpc {
+        if let Some(g) = &mut self.protocols.grpc {
             if g.endpoint.is_empty() {
                 g.endpoint = DEFAULT_GRPC_ENDPOINT.into();
             }
-            if g.transport != "tcp" {
-                return Err(section.error(
-                    "protocols.grpc.transport",
-                    format!("transport {:?} is not supported; use \"tcp\"", g.transport),
-                ));
-            }
-            if g.auth.is_some() {
-                return Err(section.error(
-                    "protocols.grpc.auth",
-                    "authenticator extensions are not supported yet",
-                ));
-            }
-            if g.max_recv_msg_size_mib == Some(0) {
-                return Err(section.error(
-                    "protocols.grpc.max_recv_msg_size_mib",
-                    "must be greater than 0",
-                ));
-            }
-            if let Some(tls) = &g.tls {
-                tls.identity()
-                    .map_err(|e| section.error("protocols.grpc.tls", e))?;
-            }
+            g.check("protocols.grpc", p);
         }
-        if let Some(h) = &mut cfg.protocols.http {
+        if let Some(h) = &mut self.protocols.http {
             if h.endpoint.is_empty() {
                 h.endpoint = DEFAULT_HTTP_ENDPOINT.into();
             }
-            if let Some(tls) = &h.tls {
-                crate::http_server::rustls_config(tls)
-                    .map_err(|e| section.error("protocols.http.tls", e.to_string()))?;
-            }
-            if h.auth.is_some() {
-                return Err(section.error(
-                    "protocols.http.auth",
-                    "authenticator extensions are not supported yet",
-                ));
-            }
-            if h.max_request_body_size == 0 {
-                return Err(section.error(
-                    "protocols.http.max_request_body_size",
-                    "must be greater than 0",
-                ));
-            }
+            h.check("protocols.http", p);
             match &h.profiles_url_path {
-                Some(p) if !p.starts_with('/') => {
-                    return Err(
-                        section.error("protocols.http.profiles_url_path", "must start with '/'")
-                    );
+                Some(path) if !path.starts_with('/') => {
+                    p.push("protocols.http.profiles_url_path", "must start with '/'");
                 }
                 None => h.profiles_url_path = Some(DEFAULT_PROFILES_PATH.into()),
                 _ => {}
             }
         }
-        Ok(cfg)
+    }
+}
+
+impl OtlpReceiverConfig {
+    /// Decodes and checks the section, filling endpoint defaults; every problem is returned.
+    pub fn load(section: &Section) -> Result<OtlpReceiverConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 }

@@ -19,7 +19,7 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::{Status, body::Body as TonicBody};
 
 use super::{Ingest, IngestError, Transport};
-use crate::server_config::GrpcServerConfig;
+use profcol_settings::GrpcServerConfig;
 
 pub const SERVICE: &str = "opentelemetry.proto.collector.profiles.v1development.ProfilesService";
 pub const EXPORT_PATH: &str =
@@ -202,10 +202,10 @@ pub(super) async fn serve(
         builder = builder.max_concurrent_streams(n);
     }
     if let Some(tls) = &cfg.tls {
-        let (cert, key) = tls.identity()?;
+        let (cert, key) = tls.identity().map_err(|e| e.to_string())?;
         let mut t = tonic::transport::ServerTlsConfig::new()
             .identity(tonic::transport::Identity::from_pem(cert, key));
-        if let Some(ca) = tls.client_ca()? {
+        if let Some(ca) = tls.client_ca().map_err(|e| e.to_string())? {
             t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
         }
         builder = builder

@@ -15,8 +15,8 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::{Ingest, IngestError, Transport};
-use crate::decompress::{DecompressError, decompress};
-use crate::server_config::HttpServerConfig;
+use profcol_settings::HttpServerConfig;
+use profcol_settings::{DecompressError, decompress};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -281,7 +281,7 @@ pub(super) async fn serve(
         .map_err(|e| format!("cannot listen for OTLP/HTTP on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = match &cfg.tls {
-        Some(t) => Some(crate::http_server::rustls_config(t).map_err(|e| format!("tls: {e}"))?),
+        Some(t) => Some(t.rustls_config().map_err(|e| format!("tls: {e}"))?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -3,11 +3,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use profcol_config::{ConfigError, Section};
-use profcol_pipeline::exporter_helper::de_duration;
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems, TlsServerConfig, de_duration, present};
 use serde::Deserialize;
-
-use crate::server_config::present;
 
 pub const DEFAULT_SERVER_ENDPOINT: &str = "localhost:4041";
 pub const DEFAULT_PUSH_PATH: &str = "/v1/pprof";
@@ -43,7 +41,7 @@ pub struct ServerMode {
     pub max_request_body_size: u64,
     pub include_metadata: bool,
     /// Serve HTTPS (the Collector's server `tls` keys).
-    pub tls: Option<crate::server_config::TlsServerConfig>,
+    pub tls: Option<TlsServerConfig>,
 }
 
 impl Default for ServerMode {
@@ -217,6 +215,36 @@ impl ProfileTypes {
     }
 }
 
+/// `remote.scheme`: how targets given as `host:port` are scraped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Http,
+    Https,
+}
+
+impl Scheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Scheme {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RemoteMode {
@@ -227,7 +255,7 @@ pub struct RemoteMode {
     pub scrape_timeout: Duration,
     #[serde(deserialize_with = "de_duration")]
     pub delta_profiling_duration: Duration,
-    pub scheme: String,
+    pub scheme: Scheme,
     pub path_prefix: String,
     pub profiles: ProfileTypes,
     /// Consecutive 404s after which a profile type is disabled for a target.
@@ -241,7 +269,7 @@ impl Default for RemoteMode {
             scrape_interval: Duration::from_secs(15),
             scrape_timeout: Duration::from_secs(10),
             delta_profiling_duration: Duration::from_secs(14),
-            scheme: "http".into(),
+            scheme: Scheme::Http,
             path_prefix: String::new(),
             profiles: ProfileTypes::default(),
             disable_after_not_found: 3,
@@ -267,72 +295,69 @@ impl Default for FileMode {
     }
 }
 
-impl PprofReceiverConfig {
-    pub fn load(section: &Section) -> Result<PprofReceiverConfig, ConfigError> {
-        let cfg: PprofReceiverConfig = section.decode()?;
-        if cfg.server.is_none() && cfg.remote.is_none() && cfg.file.is_none() {
-            return Err(section.error("", "configure at least one mode: server, remote or file"));
+impl ComponentConfig for PprofReceiverConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.server.is_none() && self.remote.is_none() && self.file.is_none() {
+            p.push("", "configure at least one mode: server, remote or file");
         }
-        if let Some(s) = &cfg.server {
+        if let Some(s) = &self.server {
             if !s.path.starts_with('/') {
-                return Err(section.error("server.path", "must start with '/'"));
+                p.push("server.path", "must start with '/'");
             }
             if s.max_request_body_size == 0 {
-                return Err(section.error("server.max_request_body_size", "must be greater than 0"));
+                p.push("server.max_request_body_size", "must be greater than 0");
             }
             if let Some(tls) = &s.tls {
-                crate::http_server::rustls_config(tls)
-                    .map_err(|e| section.error("server.tls", e.to_string()))?;
+                tls.check("server.tls", p);
             }
         }
-        if let Some(r) = &cfg.remote {
+        if let Some(r) = &self.remote {
             if r.targets.is_empty() {
-                return Err(section.error("remote.targets", "must list at least one target"));
+                p.push("remote.targets", "must list at least one target");
             }
             for (i, t) in r.targets.iter().enumerate() {
                 if t.endpoint.trim().is_empty() {
-                    return Err(
-                        section.error(&format!("remote.targets[{i}].endpoint"), "must be set")
-                    );
+                    p.push(&format!("remote.targets[{i}].endpoint"), "must be set");
                 }
             }
             if r.scrape_interval < Duration::from_secs(1) {
-                return Err(section.error("remote.scrape_interval", "must be at least 1s"));
+                p.push("remote.scrape_interval", "must be at least 1s");
             }
             if r.scrape_timeout.is_zero() {
-                return Err(section.error("remote.scrape_timeout", "must be greater than 0"));
+                p.push("remote.scrape_timeout", "must be greater than 0");
             }
             if r.delta_profiling_duration <= Duration::from_secs(1)
                 || r.delta_profiling_duration + Duration::from_secs(1) > r.scrape_interval
             {
-                return Err(section.error(
+                p.push(
                     "remote.delta_profiling_duration",
                     "must be more than 1s and at most scrape_interval - 1s",
-                ));
-            }
-            if !matches!(r.scheme.as_str(), "http" | "https") {
-                return Err(section.error("remote.scheme", "must be http or https"));
+                );
             }
             if r.profiles.jobs().is_empty() {
-                return Err(section.error("remote.profiles", "every profile type is disabled"));
+                p.push("remote.profiles", "every profile type is disabled");
             }
         }
-        if let Some(f) = &cfg.file {
+        if let Some(f) = &self.file {
             if f.include.is_empty() {
-                return Err(section.error("file.include", "must list at least one glob pattern"));
+                p.push("file.include", "must list at least one glob pattern");
             }
-            for (i, p) in f.include.iter().enumerate() {
-                if let Err(e) = glob::Pattern::new(p) {
-                    return Err(
-                        section.error(&format!("file.include[{i}]"), format!("invalid glob: {e}"))
-                    );
+            for (i, pattern) in f.include.iter().enumerate() {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    p.push(&format!("file.include[{i}]"), format!("invalid glob: {e}"));
                 }
             }
             if f.poll_interval.is_zero() {
-                return Err(section.error("file.poll_interval", "must be greater than 0"));
+                p.push("file.poll_interval", "must be greater than 0");
             }
         }
-        Ok(cfg)
+    }
+}
+
+impl PprofReceiverConfig {
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<PprofReceiverConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 
     pub fn max_profile_bytes(&self) -> usize {

@@ -11,7 +11,7 @@ mod server;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, PprofError, ToOtlpOptions};
 use profcol_pdata::synth::kv;
@@ -38,7 +38,7 @@ impl ReceiverFactory for PprofReceiverFactory {
         }
     }
 
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         PprofReceiverConfig::load(section).map(|_| ())
     }
 

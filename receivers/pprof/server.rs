@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::ServerMode;
 use super::{Ingest, IngestError};
-use crate::decompress::{DecompressError, decompress};
 use crate::multipart;
+use profcol_settings::{DecompressError, decompress};
 
 struct AppState {
     ingest: Arc<Ingest>,
@@ -156,7 +156,7 @@ pub(super) async fn serve(
         .map_err(|e| format!("cannot listen for pprof pushes on {}: {e}", cfg.endpoint))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     let tls = match &cfg.tls {
-        Some(t) => Some(crate::http_server::rustls_config(t).map_err(|e| format!("tls: {e}"))?),
+        Some(t) => Some(t.rustls_config().map_err(|e| format!("tls: {e}"))?),
         None => None,
     };
     let path = cfg.path.clone();

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use profcol_config::{ConfigError, Section};
+use profcol_config::{ConfigErrors, Section};
+use profcol_settings::{ComponentConfig, Problems, TlsServerConfig};
 use serde::Deserialize;
 
 pub const DEFAULT_ENDPOINT: &str = "localhost:4040";
@@ -23,7 +24,7 @@ pub struct PyroscopeReceiverConfig {
     pub span_id_labels: Option<Vec<String>>,
     pub trace_id_labels: Option<Vec<String>>,
     /// Serve HTTPS (the Collector's server `tls` keys); gRPC clients get HTTP/2 by ALPN.
-    pub tls: Option<crate::server_config::TlsServerConfig>,
+    pub tls: Option<TlsServerConfig>,
 }
 
 impl Default for PyroscopeReceiverConfig {
@@ -41,22 +42,26 @@ impl Default for PyroscopeReceiverConfig {
     }
 }
 
+impl ComponentConfig for PyroscopeReceiverConfig {
+    fn check(&mut self, p: &mut Problems<'_>) {
+        if self.endpoint.trim().is_empty() {
+            p.push("endpoint", "must be set");
+        }
+        if self.max_request_body_size == 0 {
+            p.push("max_request_body_size", "must be greater than 0");
+        }
+        if self.max_profile_size == 0 {
+            p.push("max_profile_size", "must be greater than 0");
+        }
+        if let Some(tls) = &self.tls {
+            tls.check("tls", p);
+        }
+    }
+}
+
 impl PyroscopeReceiverConfig {
-    pub fn load(section: &Section) -> Result<PyroscopeReceiverConfig, ConfigError> {
-        let cfg: PyroscopeReceiverConfig = section.decode()?;
-        if cfg.endpoint.trim().is_empty() {
-            return Err(section.error("endpoint", "must be set"));
-        }
-        if cfg.max_request_body_size == 0 {
-            return Err(section.error("max_request_body_size", "must be greater than 0"));
-        }
-        if cfg.max_profile_size == 0 {
-            return Err(section.error("max_profile_size", "must be greater than 0"));
-        }
-        if let Some(tls) = &cfg.tls {
-            crate::http_server::rustls_config(tls)
-                .map_err(|e| section.error("tls", e.to_string()))?;
-        }
-        Ok(cfg)
+    /// Decodes and checks the section; every problem is returned.
+    pub fn load(section: &Section) -> Result<PyroscopeReceiverConfig, ConfigErrors> {
+        <Self as ComponentConfig>::load(section)
     }
 }

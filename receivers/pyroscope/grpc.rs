@@ -16,7 +16,7 @@ use tonic::Status;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
 use super::{RecvError, Shared, read_body};
-use crate::decompress::decompress;
+use profcol_settings::decompress;
 
 #[derive(Clone, Copy, Default)]
 struct PushCodec;

@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use profcol_config::{ConfigError, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, ToOtlpOptions};
 use profcol_pdata::pyroscope::{self as pyro, PushRequest};
@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::PyroscopeReceiverConfig;
 
-use crate::decompress::{DecompressError, decompress};
+use profcol_settings::{DecompressError, decompress};
 
 pub struct PyroscopeReceiverFactory;
 
@@ -44,7 +44,7 @@ impl ReceiverFactory for PyroscopeReceiverFactory {
             description: "Pyroscope SDKs and Alloy: /ingest and push.v1.PusherService/Push (localhost:4040)",
         }
     }
-    fn validate(&self, section: &Section) -> Result<(), ConfigError> {
+    fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         PyroscopeReceiverConfig::load(section).map(|_| ())
     }
     fn create(
@@ -471,7 +471,7 @@ impl Component for PyroscopeReceiver {
             tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
             let tls = match &self.shared.cfg.tls {
                 Some(t) => Some(
-                    crate::http_server::rustls_config(t)
+                    t.rustls_config()
                         .map_err(|e| StartError::new(&self.ctx.id, format!("tls: {e}")))?,
                 ),
                 None => None,

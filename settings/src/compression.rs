@@ -1,7 +1,151 @@
-//! Request body decompression with a limit on the decompressed size (decompression bombs).
+//! Compression (`configcompression`): the one [`Compression`] enum of the `compression` keys,
+//! [`Compression::compress`] for what exporters send, and [`decompress`] for request bodies,
+//! with a limit on the decompressed size (decompression bombs).
+//!
+//! The Collector's values are `none` (or empty), `gzip`, `zstd`, `zlib`, `deflate`, `snappy`
+//! (the block format; Collectors read the framing format under that name too),
+//! `x-snappy-framed` and `lz4` (the frame format); each transport supports a subset.
 
 use std::io::Read;
 
+use serde::Deserialize;
+
+/// A `compression` setting. Decoding an unknown value fails and lists the allowed ones. The
+/// default, `gzip`, is the Collector's for its client settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Compression {
+    #[serde(rename = "none", alias = "")]
+    None,
+    #[default]
+    #[serde(rename = "gzip")]
+    Gzip,
+    #[serde(rename = "zstd")]
+    Zstd,
+    #[serde(rename = "zlib")]
+    Zlib,
+    #[serde(rename = "deflate")]
+    Deflate,
+    /// The snappy block format (what `Content-Encoding: snappy` means; Collectors read both).
+    #[serde(rename = "snappy")]
+    Snappy,
+    /// The snappy framing format.
+    #[serde(rename = "x-snappy-framed")]
+    SnappyFramed,
+    /// The LZ4 frame format.
+    #[serde(rename = "lz4")]
+    Lz4,
+}
+
+/// A `compression` value the component does not support.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported compression {value:?} ({allowed})")]
+pub struct UnsupportedCompression {
+    pub value: &'static str,
+    pub allowed: String,
+}
+
+impl Compression {
+    /// Every value, in the order errors list them.
+    pub const ALL: [Compression; 8] = [
+        Compression::Gzip,
+        Compression::Zstd,
+        Compression::Zlib,
+        Compression::Deflate,
+        Compression::Snappy,
+        Compression::SnappyFramed,
+        Compression::Lz4,
+        Compression::None,
+    ];
+
+    /// The config value (`none` for no compression).
+    pub fn as_str(self) -> &'static str {
+        self.header().unwrap_or("none")
+    }
+
+    /// The `Content-Encoding` / `grpc-encoding` value; `None` when uncompressed.
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::Gzip => Some("gzip"),
+            Compression::Zstd => Some("zstd"),
+            Compression::Zlib => Some("zlib"),
+            Compression::Deflate => Some("deflate"),
+            Compression::Snappy => Some("snappy"),
+            Compression::SnappyFramed => Some("x-snappy-framed"),
+            Compression::Lz4 => Some("lz4"),
+        }
+    }
+
+    /// Ok when `self` is one of `allowed`; the error lists them.
+    pub fn supported(self, allowed: &[Compression]) -> Result<(), UnsupportedCompression> {
+        if allowed.contains(&self) {
+            return Ok(());
+        }
+        Err(UnsupportedCompression {
+            value: self.as_str(),
+            allowed: allowed
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    pub fn compress(self, data: &[u8]) -> std::io::Result<Vec<u8>> {
+        use std::io::Write;
+        match self {
+            Compression::None => Ok(data.to_vec()),
+            Compression::Gzip => {
+                let mut e = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(data.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                e.write_all(data)?;
+                e.finish()
+            }
+            Compression::Zlib | Compression::Deflate => {
+                let mut e = flate2::write::ZlibEncoder::new(
+                    Vec::with_capacity(data.len() / 4),
+                    flate2::Compression::fast(),
+                );
+                e.write_all(data)?;
+                e.finish()
+            }
+            Compression::Zstd => zstd::encode_all(data, 3),
+            Compression::Snappy => snap::raw::Encoder::new()
+                .compress_vec(data)
+                .map_err(std::io::Error::other),
+            Compression::SnappyFramed => {
+                let mut e = snap::write::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
+                e.write_all(data)?;
+                e.into_inner()
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            }
+            Compression::Lz4 => {
+                let mut e = lz4_flex::frame::FrameEncoder::new(Vec::with_capacity(data.len() / 2));
+                e.write_all(data)?;
+                e.finish().map_err(std::io::Error::other)
+            }
+        }
+    }
+
+    /// Decompresses `body` to at most `limit` bytes.
+    pub fn decompress(self, body: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
+        decompress(self.header().unwrap_or(""), body, limit)
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Compression {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecompressError {
     #[error(
@@ -176,6 +320,41 @@ mod tests {
                 "{enc}"
             );
         }
+    }
+
+    #[test]
+    fn compress_round_trips() {
+        let data = b"profiles and more profiles ".repeat(200);
+        for c in Compression::ALL {
+            let z = c.compress(&data).expect("compress");
+            assert_eq!(
+                c.decompress(&z, data.len()).expect("decompress"),
+                data,
+                "{c}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_values() {
+        #[derive(Deserialize)]
+        struct T {
+            c: Compression,
+        }
+        let c = |v: &str| serde_json::from_value::<T>(serde_json::json!({ "c": v })).map(|t| t.c);
+        assert_eq!(c("").ok(), Some(Compression::None));
+        assert_eq!(c("none").ok(), Some(Compression::None));
+        assert_eq!(c("x-snappy-framed").ok(), Some(Compression::SnappyFramed));
+        let e = c("br").expect_err("unknown").to_string();
+        assert!(e.contains("`gzip`") && e.contains("`lz4`"), "{e}");
+        assert_eq!(
+            Compression::Lz4
+                .supported(&[Compression::Gzip, Compression::None])
+                .expect_err("unsupported")
+                .to_string(),
+            "unsupported compression \"lz4\" (gzip, none)"
+        );
+        assert!(Compression::Gzip == "gzip");
     }
 
     #[test]
