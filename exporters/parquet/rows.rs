@@ -259,20 +259,7 @@ impl PartKey {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Shift to an era starting on 0000-03-01 so leap days fall at the end of a year.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+pub use profcol_settings::time::civil_from_days;
 
 /// A partition value for a path: `[A-Za-z0-9._-]` kept, every other byte `%XX` (uppercase hex).
 pub fn encode_value(v: &str) -> String {

@@ -433,41 +433,12 @@ impl RowsBuilder {
     }
 }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
+pub use profcol_settings::time::rfc3339;
 
 /// (`YYYY-MM-DD`, `HH`) of a UTC timestamp in nanoseconds: the partition values.
 pub fn date_hour(time_ns: i64) -> (String, String) {
-    let secs = time_ns.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let hour = secs.rem_euclid(86_400) / 3600;
-    let (y, m, d) = civil_from_days(days);
-    (format!("{y:04}-{m:02}-{d:02}"), format!("{hour:02}"))
-}
-
-/// RFC 3339 (UTC, seconds) of a timestamp in nanoseconds.
-pub fn rfc3339(time_ns: i64) -> String {
-    let secs = time_ns.div_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let c = profcol_settings::time::Civil::from_unix_secs(time_ns.div_euclid(1_000_000_000));
+    (c.date(), format!("{:02}", c.hour))
 }
 
 fn text_attrs<'a>(
