@@ -179,6 +179,69 @@ fn collector_example_runs_unchanged_and_forwards() {
     b.stop();
 }
 
+/// `profcol validate` reports every problem of a component, not only its first, and an invalid
+/// value of an enum option lists the allowed values.
+#[test]
+fn validate_reports_every_problem_and_lists_allowed_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("many.yaml");
+    std::fs::write(
+        &path,
+        "receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:0
+        max_request_body_size: 0
+        profiles_url_path: no-slash
+exporters:
+  otlp_http:
+    endpoint: http://127.0.0.1:1
+    encoding: xml
+  otlp_grpc:
+    endpoint: collector:4317
+    compression: lz4
+    sending_queue:
+      queue_size: 0
+service:
+  pipelines:
+    profiles:
+      receivers: [otlp]
+      exporters: [otlp_http, otlp_grpc]
+",
+    )
+    .expect("writing config");
+    let file = path.display().to_string();
+    let out = common::profcol_cmd(&["validate", "--config", &file], &[]);
+    assert!(!out.status.success(), "validate should fail");
+    let err = stderr_of(&out);
+    for (key, line) in [
+        ("receivers.otlp.protocols.http.max_request_body_size", 6),
+        ("receivers.otlp.protocols.http.profiles_url_path", 7),
+        ("exporters.otlp_http.encoding", 11),
+        ("exporters.otlp_grpc.compression", 14),
+        ("exporters.otlp_grpc.sending_queue.queue_size", 16),
+    ] {
+        assert_error_line(&err, key, &format!("{file}:{line}"));
+    }
+    let encoding = err
+        .lines()
+        .find(|l| l.contains("exporters.otlp_http.encoding"))
+        .unwrap_or_default();
+    assert!(
+        encoding.contains("`xml`") && encoding.contains("`proto`") && encoding.contains("`json`"),
+        "the allowed encodings should be listed: {encoding}"
+    );
+    let compression = err
+        .lines()
+        .find(|l| l.contains("exporters.otlp_grpc.compression"))
+        .unwrap_or_default();
+    assert!(
+        compression.contains("gzip, zstd, deflate, none"),
+        "the supported compressions should be listed: {compression}"
+    );
+}
+
 #[test]
 fn config_errors_name_file_line_and_key_path() {
     let dir = tempfile::tempdir().expect("tempdir");
