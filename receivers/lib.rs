@@ -1,7 +1,9 @@
 //! profcol receivers: one folder per receiver.
 
 pub mod decompress;
+pub mod error;
 pub mod http_server;
+pub mod metrics;
 pub mod multipart;
 pub mod otlp;
 pub mod pprof;

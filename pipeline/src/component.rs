@@ -6,6 +6,7 @@ use profcol_config::{Catalog, ComponentId, ConfigError, Kind, Section, Signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{BoxFuture, Consumer};
+use crate::error::BoxError;
 use crate::telemetry::Telemetry;
 
 /// A running part of the service with a start and a shutdown.
@@ -24,28 +25,53 @@ pub trait Component: Send + Sync {
 pub struct Passive;
 impl Component for Passive {}
 
+/// A component could not start (a port in use, a bad certificate...). Names the component.
 #[derive(Debug, thiserror::Error)]
-#[error("{id}: {message}")]
+#[error("{id}: {source}")]
 pub struct StartError {
     pub id: String,
-    pub message: String,
+    #[source]
+    pub source: BoxError,
 }
 
 impl StartError {
-    pub fn new(id: &ComponentId, message: impl std::fmt::Display) -> StartError {
+    pub fn new(id: &ComponentId, source: impl Into<BoxError>) -> StartError {
         StartError {
             id: id.to_string(),
-            message: message.to_string(),
+            source: source.into(),
         }
     }
 }
 
+/// A component could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// Its configuration is invalid.
     #[error("{0}")]
     Config(#[from] ConfigError),
-    #[error("{id}: {message}")]
-    Other { id: String, message: String },
+    /// A pipeline names a component that has no section (the config was not resolved).
+    #[error("{id}: {kind} is not defined")]
+    Undefined { id: String, kind: Kind },
+    /// No factory for the component's type.
+    #[error("{id}: unknown {kind} type")]
+    UnknownType { id: String, kind: Kind },
+    /// The factory failed (a client that cannot be built, a directory that cannot be created).
+    #[error("{id}: {source}")]
+    Component {
+        id: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl BuildError {
+    /// A factory failure of component `id`.
+    pub fn component(id: &ComponentId, source: impl Into<BoxError>) -> BuildError {
+        BuildError::Component {
+            id: id.to_string(),
+            source: source.into(),
+        }
+    }
 }
 
 /// What every factory gets when it creates a component.
