@@ -11,6 +11,7 @@ use crate::component::{
     BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError,
 };
 use crate::consumer::BoxFuture;
+use crate::task::{TaskComponent, TaskSet, Tasks};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -72,22 +73,24 @@ impl ExtensionFactory for HealthCheckFactory {
         load(section).map(|_| ())
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
-        Ok(Box::new(HealthCheck {
+        let check = HealthCheck {
             cfg: load(section)?,
             ctx,
-            stop: tokio_util::sync::CancellationToken::new(),
-        }))
+        };
+        Ok(Box::new(TaskComponent::with_wait(
+            check,
+            std::time::Duration::from_secs(2),
+        )))
     }
 }
 
 struct HealthCheck {
     cfg: HealthCheckConfig,
     ctx: Context,
-    stop: tokio_util::sync::CancellationToken,
 }
 
-impl Component for HealthCheck {
-    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+impl Tasks for HealthCheck {
+    fn start<'a>(&'a self, tasks: &'a TaskSet) -> BoxFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
             let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
                 .await
@@ -131,19 +134,14 @@ impl Component for HealthCheck {
                 }
             };
             let app = axum::Router::new().route(&self.cfg.path, axum::routing::get(handler));
-            let stop = self.stop.clone();
-            tokio::spawn(async move {
+            let stop = tasks.stop_token();
+            tasks.spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await;
             });
             Ok(())
         })
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        self.stop.cancel();
-        Box::pin(async {})
     }
 }
 

@@ -189,10 +189,18 @@ mod tests {
     async fn forward_counts_per_transport() {
         let t = Telemetry::new();
         let ok = ReceiverObserver::new(&ctx(&t), Arc::new(Discard), &["grpc"]);
-        assert_eq!(t.value(RECEIVER_ACCEPTED.name, &[("transport", "grpc")]), Some(0));
+        assert_eq!(
+            t.value(RECEIVER_ACCEPTED.name, &[("transport", "grpc")]),
+            Some(0)
+        );
         let n = batch().sample_count() as i64;
-        ok.forward("http", batch()).await.unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(t.value(RECEIVER_ACCEPTED.name, &[("transport", "http")]), Some(n));
+        ok.forward("http", batch())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.value(RECEIVER_ACCEPTED.name, &[("transport", "http")]),
+            Some(n)
+        );
         let ok_requests = [("transport", "http"), ("outcome", "success")];
         assert_eq!(t.value(RECEIVER_REQUESTS.name, &ok_requests), Some(1));
 
@@ -200,7 +208,10 @@ mod tests {
         let refusing = ReceiverObserver::new(&ctx(&t), Arc::new(Refuse), &[]);
         let e = refusing.forward("grpc", batch()).await.err();
         assert!(e.is_some_and(|e| e.kind() == crate::ErrorKind::Throttled));
-        assert_eq!(t.value(RECEIVER_REFUSED.name, &[("transport", "grpc")]), Some(n));
+        assert_eq!(
+            t.value(RECEIVER_REFUSED.name, &[("transport", "grpc")]),
+            Some(n)
+        );
         refusing.refuse("grpc", 5);
         let failed = [("transport", "grpc"), ("outcome", "failure")];
         assert_eq!(t.value(RECEIVER_REQUESTS.name, &failed), Some(2));
