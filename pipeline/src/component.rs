@@ -26,19 +26,21 @@ pub struct Passive;
 impl Component for Passive {}
 
 /// A component could not start (a port in use, a bad certificate...). Names the component.
+///
+/// The typed cause is kept in `cause` and shown in the message; it is not also returned by
+/// `source()`, so chain printers (`{:#}` of anyhow) do not repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("{id}: {source}")]
+#[error("{id}: {cause}")]
 pub struct StartError {
     pub id: String,
-    #[source]
-    pub source: BoxError,
+    pub cause: BoxError,
 }
 
 impl StartError {
-    pub fn new(id: &ComponentId, source: impl Into<BoxError>) -> StartError {
+    pub fn new(id: &ComponentId, cause: impl Into<BoxError>) -> StartError {
         StartError {
             id: id.to_string(),
-            source: source.into(),
+            cause: cause.into(),
         }
     }
 }
@@ -56,20 +58,17 @@ pub enum BuildError {
     #[error("{id}: unknown {kind} type")]
     UnknownType { id: String, kind: Kind },
     /// The factory failed (a client that cannot be built, a directory that cannot be created).
-    #[error("{id}: {source}")]
-    Component {
-        id: String,
-        #[source]
-        source: BoxError,
-    },
+    /// The typed cause is shown in the message, not repeated by `source()` (as [`StartError`]).
+    #[error("{id}: {cause}")]
+    Component { id: String, cause: BoxError },
 }
 
 impl BuildError {
     /// A factory failure of component `id`.
-    pub fn component(id: &ComponentId, source: impl Into<BoxError>) -> BuildError {
+    pub fn component(id: &ComponentId, cause: impl Into<BoxError>) -> BuildError {
         BuildError::Component {
             id: id.to_string(),
-            source: source.into(),
+            cause: cause.into(),
         }
     }
 }
