@@ -1,6 +1,8 @@
 //! profcol receivers: one folder per receiver.
 
+pub mod error;
 pub mod http_server;
+pub mod metrics;
 pub mod multipart;
 pub mod otlp;
 pub mod pprof;

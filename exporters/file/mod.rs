@@ -1,6 +1,7 @@
 //! The `file` exporter: OTLP/JSON lines or length-prefixed protobuf, with size-based rotation.
 
 pub mod config;
+mod error;
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -17,6 +18,7 @@ use profcol_settings::{QueueConfig, RetryConfig};
 use prost::Message;
 
 pub use config::{FileConfig, Rotation};
+pub use error::FileExporterError;
 
 pub struct FileFactory;
 
@@ -35,10 +37,7 @@ impl ExporterFactory for FileFactory {
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = FileConfig::load(section)?;
-        let sender = FileSender::open(cfg).map_err(|message| BuildError::Other {
-            id: ctx.id.to_string(),
-            message,
-        })?;
+        let sender = FileSender::open(cfg).map_err(|e| BuildError::component(&ctx.id, e))?;
         let queue = QueueConfig {
             enabled: false,
             ..Default::default()
@@ -93,11 +92,13 @@ fn backup_name(path: &Path, t: SystemTime) -> PathBuf {
 }
 
 impl FileSender {
-    pub fn open(cfg: FileConfig) -> Result<FileSender, String> {
+    pub fn open(cfg: FileConfig) -> Result<FileSender, FileExporterError> {
         let path = PathBuf::from(&cfg.path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create directory {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|source| FileExporterError::CreateDir {
+                dir: dir.to_owned(),
+                source,
+            })?;
         }
         let s = FileSender {
             out: Mutex::new(None),
@@ -111,14 +112,17 @@ impl FileSender {
         Ok(s)
     }
 
-    fn open_file(&self, append: bool) -> Result<Output, String> {
+    fn open_file(&self, append: bool) -> Result<Output, FileExporterError> {
         let f = OpenOptions::new()
             .create(true)
             .write(true)
             .append(append)
             .truncate(!append)
             .open(&self.path)
-            .map_err(|e| format!("cannot open {}: {e}", self.path.display()))?;
+            .map_err(|source| FileExporterError::Open {
+                path: self.path.clone(),
+                source,
+            })?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
         Ok(Output {
             writer: BufWriter::new(f),
@@ -127,7 +131,7 @@ impl FileSender {
     }
 
     /// Encodes one record.
-    fn record(&self, batch: &Batch) -> Result<Vec<u8>, String> {
+    fn record(&self, batch: &Batch) -> Result<Vec<u8>, FileExporterError> {
         let body = if self.cfg.format == "json" {
             profcol_pdata::json::encode_request(&batch.request)
         } else {
@@ -137,7 +141,7 @@ impl FileSender {
             }
         };
         let body = if self.cfg.compression == "zstd" {
-            zstd::encode_all(&body[..], 3).map_err(|e| e.to_string())?
+            zstd::encode_all(&body[..], 3).map_err(FileExporterError::Compress)?
         } else {
             body
         };
@@ -146,21 +150,22 @@ impl FileSender {
             rec.extend_from_slice(&body);
             rec.push(b'\n');
         } else {
-            let len =
-                u32::try_from(body.len()).map_err(|_| "record larger than 4 GiB".to_owned())?;
+            let len = u32::try_from(body.len()).map_err(|_| FileExporterError::TooLarge)?;
             rec.extend_from_slice(&len.to_be_bytes());
             rec.extend_from_slice(&body);
         }
         Ok(rec)
     }
 
-    fn rotate(&self, out: &mut Option<Output>) -> Result<(), String> {
+    fn rotate(&self, out: &mut Option<Output>) -> Result<(), FileExporterError> {
         if let Some(mut o) = out.take() {
             let _ = o.writer.flush();
         }
         let backup = backup_name(&self.path, SystemTime::now());
-        std::fs::rename(&self.path, &backup)
-            .map_err(|e| format!("rotating {}: {e}", self.path.display()))?;
+        std::fs::rename(&self.path, &backup).map_err(|source| FileExporterError::Rotate {
+            path: self.path.clone(),
+            source,
+        })?;
         *out = Some(self.open_file(false)?);
         if let Some(r) = &self.cfg.rotation {
             self.prune(r);
@@ -219,12 +224,9 @@ impl FileSender {
         }
     }
 
-    fn write(&self, batch: &Batch) -> Result<(), String> {
+    fn write(&self, batch: &Batch) -> Result<(), FileExporterError> {
         let rec = self.record(batch)?;
-        let mut guard = self
-            .out
-            .lock()
-            .map_err(|_| "file writer poisoned".to_owned())?;
+        let mut guard = self.out.lock().map_err(|_| FileExporterError::Poisoned)?;
         if let Some(r) = &self.cfg.rotation {
             let limit = r.max_megabytes.saturating_mul(1 << 20);
             let size = guard.as_ref().map_or(0, |o| o.size);
@@ -232,19 +234,16 @@ impl FileSender {
                 self.rotate(&mut guard)?;
             }
         }
-        let out = match guard.as_mut() {
-            Some(o) => o,
-            None => {
-                *guard = Some(self.open_file(true)?);
-                guard.as_mut().ok_or("file not open")?
-            }
+        let out = match guard.take() {
+            Some(o) => guard.insert(o),
+            None => guard.insert(self.open_file(true)?),
         };
-        out.writer
-            .write_all(&rec)
-            .map_err(|e| format!("writing {}: {e}", self.path.display()))?;
-        out.writer
-            .flush()
-            .map_err(|e| format!("writing {}: {e}", self.path.display()))?;
+        let written = |source| FileExporterError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        out.writer.write_all(&rec).map_err(written)?;
+        out.writer.flush().map_err(written)?;
         out.size += rec.len() as u64;
         Ok(())
     }
@@ -252,7 +251,7 @@ impl FileSender {
 
 impl Sender for FileSender {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>> {
-        Box::pin(async move { self.write(batch).map_err(SendError::permanent) })
+        Box::pin(async move { self.write(batch).map_err(SendError::from) })
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -4,20 +4,21 @@
 //! re-encode), otherwise encodes the request.
 
 pub mod config;
+mod error;
 
-use bytes::{Buf, BufMut, Bytes};
+use bytes::Bytes;
 use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory, RawCodec};
 use prost::Message;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Status};
 
 pub use config::OtlpGrpcConfig;
+pub use error::{GrpcBuildError, GrpcSendError, classify, retry_delay};
 
 use profcol_settings::Compression;
 
@@ -41,10 +42,7 @@ impl ExporterFactory for OtlpGrpcFactory {
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpGrpcConfig::load(section)?;
-        let sender = GrpcSender::new(&cfg).map_err(|message| BuildError::Other {
-            id: ctx.id.to_string(),
-            message,
-        })?;
+        let sender = GrpcSender::new(&cfg).map_err(|e| BuildError::component(&ctx.id, e))?;
         let q = QueuedExporter::new(
             &ctx,
             sender,
@@ -52,45 +50,6 @@ impl ExporterFactory for OtlpGrpcFactory {
             cfg.retry_on_failure.clone(),
         );
         Ok(into_parts(q))
-    }
-}
-
-/// Encodes already-encoded request bytes as they are; decodes the response with prost.
-#[derive(Clone, Copy, Default)]
-struct PassthroughCodec;
-struct BytesEncoder;
-struct ResponseDecoder;
-
-impl Codec for PassthroughCodec {
-    type Encode = Bytes;
-    type Decode = ExportProfilesServiceResponse;
-    type Encoder = BytesEncoder;
-    type Decoder = ResponseDecoder;
-    fn encoder(&mut self) -> BytesEncoder {
-        BytesEncoder
-    }
-    fn decoder(&mut self) -> ResponseDecoder {
-        ResponseDecoder
-    }
-}
-
-impl Encoder for BytesEncoder {
-    type Item = Bytes;
-    type Error = Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for ResponseDecoder {
-    type Item = ExportProfilesServiceResponse;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Self::Item>, Status> {
-        let n = src.remaining();
-        ExportProfilesServiceResponse::decode(src.copy_to_bytes(n))
-            .map(Some)
-            .map_err(|e| Status::internal(format!("decoding response: {e}")))
     }
 }
 
@@ -103,22 +62,20 @@ pub struct GrpcSender {
 }
 
 impl GrpcSender {
-    pub fn new(cfg: &OtlpGrpcConfig) -> Result<GrpcSender, String> {
-        let target = cfg.target().map_err(|e| e.to_string())?;
+    pub fn new(cfg: &OtlpGrpcConfig) -> Result<GrpcSender, GrpcBuildError> {
+        let target = cfg.target().map_err(GrpcBuildError::settings)?;
         let scheme = if target.tls { "https" } else { "http" };
         let mut ep = Endpoint::from_shared(format!("{scheme}://{}", target.authority))
-            .map_err(|e| format!("invalid endpoint: {e}"))?;
+            .map_err(GrpcBuildError::Endpoint)?;
         ep = ep.connect_timeout(cfg.timeout).tcp_nodelay(true);
         let ua = cfg
             .user_agent
             .clone()
             .unwrap_or_else(|| format!("profcol/{}", env!("CARGO_PKG_VERSION")));
-        ep = ep
-            .user_agent(ua)
-            .map_err(|e| format!("invalid user_agent: {e}"))?;
+        ep = ep.user_agent(ua).map_err(GrpcBuildError::UserAgent)?;
         if target.tls {
             let mut tls = ClientTlsConfig::new();
-            match cfg.tls.ca().map_err(|e| e.to_string())? {
+            match cfg.tls.ca().map_err(GrpcBuildError::settings)? {
                 Some(ca) => {
                     tls = tls.ca_certificate(Certificate::from_pem(ca));
                     if cfg.tls.include_system_ca_certs_pool {
@@ -127,7 +84,7 @@ impl GrpcSender {
                 }
                 None => tls = tls.with_webpki_roots(),
             }
-            if let Some((c, k)) = cfg.tls.identity().map_err(|e| e.to_string())? {
+            if let Some((c, k)) = cfg.tls.identity().map_err(GrpcBuildError::settings)? {
                 tls = tls.identity(Identity::from_pem(c, k));
             }
             let host = target
@@ -141,17 +98,19 @@ impl GrpcSender {
                 .clone()
                 .unwrap_or_else(|| host.trim_matches(['[', ']']).to_owned());
             tls = tls.domain_name(name);
-            ep = ep
-                .tls_config(tls)
-                .map_err(|e| format!("invalid tls settings: {e}"))?;
+            ep = ep.tls_config(tls).map_err(GrpcBuildError::Tls)?;
         }
         let mut headers = tonic::metadata::MetadataMap::new();
         for (k, v) in &cfg.headers {
             let key = tonic::metadata::MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
-                .map_err(|e| format!("invalid header {k}: {e}"))?;
-            let val = v
-                .parse()
-                .map_err(|e| format!("invalid header value for {k}: {e}"))?;
+                .map_err(|source| GrpcBuildError::HeaderName {
+                key: k.clone(),
+                source,
+            })?;
+            let val = v.parse().map_err(|source| GrpcBuildError::HeaderValue {
+                key: k.clone(),
+                source,
+            })?;
             headers.insert(key, val);
         }
         let compression = match cfg.compression {
@@ -170,26 +129,6 @@ impl GrpcSender {
     }
 }
 
-/// Retryable codes per the OTLP spec.
-fn classify(status: &Status) -> SendError {
-    let retryable = match status.code() {
-        Code::Cancelled
-        | Code::DeadlineExceeded
-        | Code::Aborted
-        | Code::OutOfRange
-        | Code::Unavailable
-        | Code::DataLoss => true,
-        // Retryable only when the server says when (RetryInfo in the details).
-        Code::ResourceExhausted => !status.details().is_empty(),
-        _ => false,
-    };
-    SendError {
-        message: format!("{:?}: {}", status.code(), status.message()),
-        retryable,
-        retry_after: None,
-    }
-}
-
 impl Sender for GrpcSender {
     fn send<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
@@ -203,18 +142,23 @@ impl Sender for GrpcSender {
             if let Some(c) = self.compression {
                 grpc = grpc.send_compressed(c);
             }
-            grpc.ready().await.map_err(|e| {
-                SendError::retryable(format!("connecting to {}: {e}", self.endpoint))
-            })?;
+            grpc.ready()
+                .await
+                .map_err(|source| GrpcSendError::Connect {
+                    endpoint: self.endpoint.clone(),
+                    source,
+                })?;
             let mut req = tonic::Request::new(body);
             *req.metadata_mut() = self.headers.clone();
             req.set_timeout(self.timeout);
             let path = http::uri::PathAndQuery::from_static(EXPORT_PATH);
             let resp = grpc
-                .unary(req, path, PassthroughCodec)
+                .unary(req, path, RawCodec)
                 .await
-                .map_err(|s| classify(&s))?;
-            if let Some(p) = &resp.get_ref().partial_success
+                .map_err(GrpcSendError::Status)?;
+            let resp = ExportProfilesServiceResponse::decode(resp.into_inner())
+                .map_err(GrpcSendError::Response)?;
+            if let Some(p) = &resp.partial_success
                 && (p.rejected_profiles > 0 || !p.error_message.is_empty())
             {
                 tracing::warn!(endpoint = %self.endpoint, rejected_profiles = p.rejected_profiles, message = %p.error_message, "server accepted the request partially");

@@ -1,6 +1,7 @@
 //! The `otlp_http` exporter: `POST {endpoint}/v1development/profiles`, protobuf or JSON.
 
 pub mod config;
+mod error;
 
 use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
@@ -11,6 +12,7 @@ use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactor
 use prost::Message;
 
 pub use config::OtlpHttpConfig;
+pub use error::{HttpBuildError, HttpSendError, classify};
 
 use profcol_settings::Compression;
 
@@ -31,10 +33,7 @@ impl ExporterFactory for OtlpHttpFactory {
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpHttpConfig::load(section)?;
-        let sender = HttpSender::new(&cfg).map_err(|message| BuildError::Other {
-            id: ctx.id.to_string(),
-            message,
-        })?;
+        let sender = HttpSender::new(&cfg).map_err(|e| BuildError::component(&ctx.id, e))?;
         Ok(into_parts(QueuedExporter::new(
             &ctx,
             sender,
@@ -62,11 +61,12 @@ pub struct HttpSender {
 }
 
 impl HttpSender {
-    pub fn new(cfg: &OtlpHttpConfig) -> Result<HttpSender, String> {
-        let url = cfg.profiles_url().map_err(|e| e.to_string())?;
-        let client =
-            crate::http_client::http_client(&cfg.tls, cfg.timeout).map_err(|e| e.to_string())?;
-        let headers = profcol_settings::header_map(&cfg.headers).map_err(|e| e.to_string())?;
+    pub fn new(cfg: &OtlpHttpConfig) -> Result<HttpSender, HttpBuildError> {
+        let url = cfg.profiles_url().map_err(HttpBuildError::settings)?;
+        let client = crate::http_client::http_client(&cfg.tls, cfg.timeout)
+            .map_err(HttpBuildError::settings)?;
+        let headers =
+            profcol_settings::header_map(&cfg.headers).map_err(HttpBuildError::settings)?;
         Ok(HttpSender {
             client,
             url,
@@ -91,7 +91,7 @@ impl Sender for HttpSender {
             let body = self
                 .compression
                 .compress(&raw)
-                .map_err(|e| SendError::permanent(format!("compressing: {e}")))?;
+                .map_err(HttpSendError::Compress)?;
             let ct = if self.json {
                 "application/json"
             } else {
@@ -106,10 +106,10 @@ impl Sender for HttpSender {
             if let Some(enc) = self.compression.header() {
                 req = req.header(reqwest::header::CONTENT_ENCODING, enc);
             }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
+            let resp = req.send().await.map_err(|source| HttpSendError::Request {
+                url: self.url.clone(),
+                source,
+            })?;
             let status = resp.status();
             let ra = profcol_settings::retry::retry_after(resp.headers());
             let is_json = resp
@@ -141,12 +141,13 @@ impl Sender for HttpSender {
                     _ => String::from_utf8_lossy(&bytes).chars().take(512).collect(),
                 }
             };
-            let retryable = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-            Err(SendError {
-                message: format!("HTTP {status} from {}: {message}", self.url),
-                retryable,
+            Err(HttpSendError::Status {
+                status,
+                url: self.url.clone(),
+                message,
                 retry_after: ra,
-            })
+            }
+            .into())
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod arrays;
 pub mod config;
+mod error;
 pub mod rows;
 pub mod schema;
 pub mod writer;
@@ -23,11 +24,11 @@ use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender};
 use profcol_pipeline::{
-    BuildError, Built, Component, ComponentInfo, Context, ExporterFactory, StartError,
+    BuildError, Built, Component, ComponentInfo, Context, ExporterFactory, StartError, TaskSet,
 };
-use tokio_util::sync::CancellationToken;
 
 pub use config::{Layout, ParquetConfig, Scheme, Target};
+pub use error::{LostRows, classify_store, classify_write};
 pub use writer::{Metrics, Settings, State, WriteError};
 
 use writer::{Finished, commit_local, io, is_stale};
@@ -53,10 +54,8 @@ impl ExporterFactory for ParquetFactory {
         let cfg = ParquetConfig::load(section)?;
         let id = ctx.id.to_string();
         let metrics = Metrics::new(&ctx.telemetry, &id);
-        let exporter = ParquetExporter::new(&cfg, &id, metrics).map_err(|e| BuildError::Other {
-            id: id.clone(),
-            message: e.to_string(),
-        })?;
+        let exporter = ParquetExporter::new(&cfg, &id, metrics)
+            .map_err(|e| BuildError::component(&ctx.id, e))?;
         let tick = exporter.tick_interval();
         let queued = QueuedExporter::new(
             &ctx,
@@ -68,8 +67,8 @@ impl ExporterFactory for ParquetFactory {
             queued: queued.clone(),
             exporter,
             tick,
-            stop: CancellationToken::new(),
-            ticker: Mutex::new(None),
+            // A tick may be uploading: give it time to finish before the final flush.
+            ticker: TaskSet::with_wait(Duration::from_secs(300)),
         };
         Ok((queued, Box::new(component)))
     }
@@ -80,8 +79,7 @@ struct ParquetComponent {
     queued: Arc<QueuedExporter<ParquetExporter>>,
     exporter: ParquetExporter,
     tick: Duration,
-    stop: CancellationToken,
-    ticker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    ticker: TaskSet,
 }
 
 impl Component for ParquetComponent {
@@ -89,9 +87,9 @@ impl Component for ParquetComponent {
         Box::pin(async move {
             self.queued.start().await?;
             let exporter = self.exporter.clone();
-            let stop = self.stop.clone();
+            let stop = self.ticker.stop_token();
             let every = self.tick;
-            let handle = tokio::spawn(async move {
+            self.ticker.spawn(async move {
                 loop {
                     tokio::select! {
                         _ = stop.cancelled() => break,
@@ -99,18 +97,13 @@ impl Component for ParquetComponent {
                     }
                 }
             });
-            *lock(&self.ticker) = Some(handle);
             Ok(())
         })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.stop.cancel();
-            let handle = lock(&self.ticker).take();
-            if let Some(h) = handle {
-                let _ = h.await;
-            }
+            self.ticker.shutdown().await;
             // Drains the queue, then calls `ParquetExporter::close`, which completes every file.
             self.queued.shutdown().await;
         })
@@ -190,9 +183,9 @@ pub enum ParquetExporterError {
     Stopped,
     #[error("parquet writer task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-    /// Rows that could not be written or committed (each message names the file).
-    #[error("{}", .0.join("; "))]
-    Lost(Vec<String>),
+    /// Rows that could not be written or committed (each names the file).
+    #[error("{}", error::join(.0))]
+    Lost(Vec<LostRows>),
 }
 
 /// An upload of one finished file failed.
@@ -376,13 +369,16 @@ impl ParquetExporter {
     async fn with_state<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut State) -> R + Send + 'static,
-    ) -> Result<(R, Vec<String>), ParquetExporterError> {
+    ) -> Result<(R, Vec<LostRows>), ParquetExporterError> {
         let shared = self.shared.clone();
         let (r, ready, errors) = tokio::task::spawn_blocking(move || {
             let mut st = lock(&shared.state);
             let r = f(&mut st);
             let finished = std::mem::take(&mut st.finished);
-            let mut errors = std::mem::take(&mut st.errors);
+            let mut errors: Vec<LostRows> = std::mem::take(&mut st.errors)
+                .into_iter()
+                .map(LostRows::Writer)
+                .collect();
             drop(st);
             let ready = shared.commit(finished, &mut errors);
             (r, ready, errors)
@@ -478,7 +474,9 @@ impl ParquetExporter {
                     let backoff = Duration::from_secs(1 << g.attempts.min(8));
                     g.not_before = Instant::now() + backoff;
                     self.shared.metrics.upload_failures.add(1);
-                    tracing::warn!(url = %url, error = %e, retry_in = ?backoff, "uploading a Parquet file failed; will retry");
+                    // Even a permanent failure keeps the file: it is complete on disk and an
+                    // operator can fix the bucket or credentials; the next attempt may pass.
+                    tracing::warn!(url = %url, error = %e, kind = %e.kind(), retry_in = ?backoff, "uploading a Parquet file failed; will retry");
                     lock(&self.shared.pending).push(g);
                 }
             }
@@ -499,7 +497,7 @@ impl ParquetExporter {
 impl Shared {
     /// Commits finished files: local ones are renamed into place; object-store ones move to the
     /// ready directory and are returned for upload.
-    fn commit(&self, finished: Vec<Finished>, errors: &mut Vec<String>) -> Vec<ReadyGroup> {
+    fn commit(&self, finished: Vec<Finished>, errors: &mut Vec<LostRows>) -> Vec<ReadyGroup> {
         let mut ready = Vec::new();
         for f in finished {
             let result = match &self.dest {
@@ -514,9 +512,9 @@ impl Shared {
                     let _ = std::fs::remove_file(&file.staging);
                 }
                 self.metrics.dropped_rows.add(f.rows);
-                let msg = format!("committing a Parquet file: {e}");
-                tracing::error!(rows = f.rows, error = %msg, "parquet exporter lost rows");
-                errors.push(msg);
+                let lost = LostRows::Commit(e);
+                tracing::error!(rows = f.rows, error = %lost, kind = %lost.kind(), "parquet exporter lost rows");
+                errors.push(lost);
             }
         }
         ready
@@ -677,7 +675,7 @@ impl Sender for ParquetExporter {
             self.write(batch.request.clone(), batch.context.received)
                 .await
                 .map(|_| ())
-                .map_err(|e| SendError::permanent(e.to_string()))
+                .map_err(SendError::from)
         })
     }
 

@@ -7,6 +7,7 @@
 //! reach the server after Pyroscope's ingestion window are dropped instead of retried.
 
 pub mod config;
+mod error;
 pub mod push;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -15,12 +16,16 @@ use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
-use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory, Telemetry};
+use profcol_pipeline::{
+    BuildError, Built, ComponentInfo, ConsumeError, Context, ErrorKind, ExporterFactory, MetricDef,
+    Telemetry,
+};
 use profcol_settings::{Compression, RetryConfig};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 pub use config::PyroscopeConfig;
+pub use error::{PushError, PyroscopeBuildError, classify};
 use push::{PrepareOptions, PrepareStats, PreparedSeries};
 
 /// Request metadata key of the tenant (lower case, as receivers store it).
@@ -45,10 +50,7 @@ impl ExporterFactory for PyroscopeFactory {
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = PyroscopeConfig::load(section)?;
-        let sender = PushSender::new(&cfg, &ctx).map_err(|message| BuildError::Other {
-            id: ctx.id.to_string(),
-            message,
-        })?;
+        let sender = PushSender::new(&cfg, &ctx).map_err(|e| BuildError::component(&ctx.id, e))?;
         // Retries happen per request inside the sender (see the module docs); the queue only
         // queues.
         let queue_retry = RetryConfig {
@@ -73,17 +75,6 @@ struct ConnectError {
     message: String,
 }
 
-/// Whether a failed response is worth retrying: the Connect code when the body has one, else the
-/// HTTP status (408, 429 and 5xx other than 501).
-fn retryable(status: u16, code: &str) -> bool {
-    match code {
-        "resource_exhausted" | "unavailable" | "internal" | "unknown" | "data_loss" | "aborted"
-        | "deadline_exceeded" => true,
-        "" => matches!(status, 408 | 429) || (500..600).contains(&status) && status != 501,
-        _ => false,
-    }
-}
-
 /// A cheap random number in [0, 1) for retry jitter.
 fn jitter_unit() -> f64 {
     use std::hash::{BuildHasher, Hasher};
@@ -92,20 +83,50 @@ fn jitter_unit() -> f64 {
     (h.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
+pub const DROPPED_PROFILES: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_dropped_profiles",
+    "pprofs the Pyroscope exporter did not send (too old, too new, empty, oversize, no sample type, outside the ingestion window on retry).",
+    "{profile}",
+);
+pub const DROPPED_LABELS: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_dropped_labels",
+    "Series labels the Pyroscope exporter dropped to satisfy Pyroscope's label rules.",
+    "{label}",
+);
+pub const DROPPED_SAMPLES: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_dropped_samples",
+    "pprof samples the Pyroscope exporter dropped because one sample alone exceeds max_profile_size_bytes.",
+    "{sample}",
+);
+pub const TRUNCATED_LABEL_VALUES: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_truncated_label_values",
+    "Series label values cut to Pyroscope's length limit.",
+    "{label}",
+);
+pub const DROPPED_SAMPLE_LABELS: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_dropped_sample_labels",
+    "Per-sample pprof labels dropped beyond max_labels_per_sample.",
+    "{label}",
+);
+pub const SPLIT_PROFILES: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_split_profiles",
+    "pprofs split into several because of max_profile_size_bytes or max_samples_per_profile.",
+    "{profile}",
+);
+pub const REJECTED_SERIES: MetricDef = MetricDef::new(
+    "profcol_exporter_pyroscope_rejected_series",
+    "Series in Push requests the server rejected permanently (4xx other than 408/429).",
+    "{series}",
+);
+
+/// The exporter's own counters; a series per `reason` label is created on first use.
 struct Metrics {
     telemetry: Telemetry,
     id: String,
 }
 
 impl Metrics {
-    fn add(
-        &self,
-        name: &'static str,
-        help: &'static str,
-        unit: &'static str,
-        reason: Option<&str>,
-        n: usize,
-    ) {
+    fn add(&self, def: &MetricDef, reason: Option<&str>, n: usize) {
         if n == 0 {
             return;
         }
@@ -114,28 +135,16 @@ impl Metrics {
             labels.push(("reason", r));
         }
         self.telemetry
-            .counter(name, help, unit, &labels)
+            .counter_of(def, &labels)
             .add(u64::try_from(n).unwrap_or(u64::MAX));
     }
 
     fn dropped_profiles(&self, reason: &str, n: usize) {
-        self.add(
-            "profcol_exporter_pyroscope_dropped_profiles",
-            "pprofs the Pyroscope exporter did not send (too old, too new, empty, oversize, no sample type, outside the ingestion window on retry).",
-            "{profile}",
-            Some(reason),
-            n,
-        );
+        self.add(&DROPPED_PROFILES, Some(reason), n);
     }
 
     fn dropped_labels(&self, reason: &str, n: usize) {
-        self.add(
-            "profcol_exporter_pyroscope_dropped_labels",
-            "Series labels the Pyroscope exporter dropped to satisfy Pyroscope's label rules.",
-            "{label}",
-            Some(reason),
-            n,
-        );
+        self.add(&DROPPED_LABELS, Some(reason), n);
     }
 
     fn record(&self, s: &PrepareStats) {
@@ -144,9 +153,7 @@ impl Metrics {
         self.dropped_profiles("empty", s.dropped_empty);
         self.dropped_profiles("no_sample_type", s.dropped_no_sample_type);
         self.add(
-            "profcol_exporter_pyroscope_dropped_samples",
-            "pprof samples the Pyroscope exporter dropped because one sample alone exceeds max_profile_size_bytes.",
-            "{sample}",
+            &DROPPED_SAMPLES,
             Some("oversize"),
             s.dropped_oversize_samples,
         );
@@ -155,37 +162,13 @@ impl Metrics {
         self.dropped_labels("duplicate", s.labels.duplicates);
         self.dropped_labels("name_too_long", s.labels.names_too_long);
         self.dropped_labels("unsupported_value", s.labels.unsupported_values);
-        self.add(
-            "profcol_exporter_pyroscope_truncated_label_values",
-            "Series label values cut to Pyroscope's length limit.",
-            "{label}",
-            None,
-            s.labels.values_truncated,
-        );
-        self.add(
-            "profcol_exporter_pyroscope_dropped_sample_labels",
-            "Per-sample pprof labels dropped beyond max_labels_per_sample.",
-            "{label}",
-            None,
-            s.sample_labels_dropped,
-        );
-        self.add(
-            "profcol_exporter_pyroscope_split_profiles",
-            "pprofs split into several because of max_profile_size_bytes or max_samples_per_profile.",
-            "{profile}",
-            None,
-            s.split_profiles,
-        );
+        self.add(&TRUNCATED_LABEL_VALUES, None, s.labels.values_truncated);
+        self.add(&DROPPED_SAMPLE_LABELS, None, s.sample_labels_dropped);
+        self.add(&SPLIT_PROFILES, None, s.split_profiles);
     }
 
     fn rejected_series(&self, n: usize) {
-        self.add(
-            "profcol_exporter_pyroscope_rejected_series",
-            "Series in Push requests the server rejected permanently (4xx other than 408/429).",
-            "{series}",
-            None,
-            n,
-        );
+        self.add(&REJECTED_SERIES, None, n);
     }
 }
 
@@ -208,11 +191,12 @@ pub struct PushSender {
 }
 
 impl PushSender {
-    pub fn new(cfg: &PyroscopeConfig, ctx: &Context) -> Result<PushSender, String> {
-        let url = cfg.push_url().map_err(|e| e.to_string())?;
-        let client =
-            crate::http_client::http_client(&cfg.tls, cfg.timeout).map_err(|e| e.to_string())?;
-        let headers = profcol_settings::header_map(&cfg.headers).map_err(|e| e.to_string())?;
+    pub fn new(cfg: &PyroscopeConfig, ctx: &Context) -> Result<PushSender, PyroscopeBuildError> {
+        let url = cfg.push_url().map_err(PyroscopeBuildError::settings)?;
+        let client = crate::http_client::http_client(&cfg.tls, cfg.timeout)
+            .map_err(PyroscopeBuildError::settings)?;
+        let headers = profcol_settings::header_map(&cfg.headers)
+            .map_err(PyroscopeBuildError::settings)?;
         Ok(PushSender {
             client,
             url,
@@ -304,10 +288,10 @@ impl PushSender {
         if let Some(t) = &self.bearer_token {
             req = req.bearer_auth(t);
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| SendError::retryable(format!("POST {}: {e}", self.url)))?;
+        let resp = req.send().await.map_err(|source| PushError::Request {
+            url: self.url.clone(),
+            source,
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -318,16 +302,14 @@ impl PushSender {
             code: String::new(),
             message: String::from_utf8_lossy(&bytes).chars().take(512).collect(),
         });
-        let code = if err.code.is_empty() {
-            String::new()
-        } else {
-            format!(" {}", err.code)
-        };
-        Err(SendError {
-            message: format!("HTTP {status}{code} from {}: {}", self.url, err.message),
-            retryable: retryable(status.as_u16(), &err.code),
+        Err(PushError::Status {
+            status,
+            code: err.code,
+            url: self.url.clone(),
+            message: err.message,
             retry_after: ra,
-        })
+        }
+        .into())
     }
 
     /// Sends one request's series, retrying per `retry_on_failure` and dropping pprofs that would
@@ -348,15 +330,13 @@ impl PushSender {
                 tracing::warn!(exporter = %self.id, profiles = late, "dropping profiles that are now outside Pyroscope's ingestion window");
             }
             if series.is_empty() {
-                return Err(SendError::permanent(
-                    "every profile of the request fell outside Pyroscope's ingestion window while retrying",
-                ));
+                return Err(PushError::OutsideWindow.into());
             }
             let raw = push::to_request(&series).encode_to_vec();
             let body = if self.gzip {
                 Compression::Gzip
                     .compress(&raw)
-                    .map_err(|e| SendError::permanent(format!("compressing: {e}")))?
+                    .map_err(PushError::Compress)?
             } else {
                 raw
             };
@@ -364,9 +344,9 @@ impl PushSender {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            if !e.retryable {
+            if !e.is_retryable() {
                 self.metrics.rejected_series(series.len());
-                tracing::error!(exporter = %self.id, series = series.len(), error = %e.message, "Pyroscope rejected the request; not retrying");
+                tracing::error!(exporter = %self.id, series = series.len(), error = %e, "Pyroscope rejected the request; not retrying");
                 return Err(e);
             }
             if !self.retry.enabled {
@@ -374,7 +354,7 @@ impl PushSender {
             }
             let jitter = 1.0 + self.retry.randomization_factor * (2.0 * jitter_unit() - 1.0);
             let mut wait = interval.mul_f64(jitter.max(0.0));
-            if let Some(ra) = e.retry_after {
+            if let Some(ra) = e.retry_after() {
                 wait = wait.max(ra);
             }
             if !self.retry.max_elapsed_time.is_zero() {
@@ -398,12 +378,9 @@ impl PushSender {
                 tracing::warn!(exporter = %self.id, profiles = late, "not retrying profiles that would fall outside Pyroscope's ingestion window");
             }
             if series.is_empty() {
-                return Err(SendError::permanent(format!(
-                    "{}; not retried: the data would fall outside Pyroscope's ingestion window",
-                    e.message
-                )));
+                return Err(PushError::TooLateToRetry(e).into());
             }
-            tracing::warn!(exporter = %self.id, attempt, error = %e.message, retry_in = ?wait, "Push failed, will retry");
+            tracing::warn!(exporter = %self.id, attempt, kind = %e.kind(), error = %e, retry_in = ?wait, "Push failed, will retry");
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.shutdown.cancelled(), if self.shutdown_left().is_none() => {}
@@ -429,14 +406,14 @@ impl Sender for PushSender {
             }
             if series.is_empty() {
                 if stats.pprofs > 0 && stats.dropped_empty < stats.pprofs {
-                    return Err(SendError::permanent(format!(
-                        "nothing to send: {} profile(s) dropped (too old {}, too new {}, no sample type {}, oversize samples {})",
-                        stats.pprofs,
-                        stats.dropped_too_old,
-                        stats.dropped_too_new,
-                        stats.dropped_no_sample_type,
-                        stats.dropped_oversize_samples
-                    )));
+                    return Err(PushError::NothingToSend {
+                        pprofs: stats.pprofs,
+                        too_old: stats.dropped_too_old,
+                        too_new: stats.dropped_too_new,
+                        no_sample_type: stats.dropped_no_sample_type,
+                        oversize: stats.dropped_oversize_samples,
+                    }
+                    .into());
                 }
                 return Ok(());
             }
@@ -455,22 +432,24 @@ impl Sender for PushSender {
                     }
                 }
             }
-            match last {
-                None => Ok(()),
-                Some(e) => Err(SendError {
-                    message: if total > 1 {
-                        format!(
-                            "{failed} of {total} Push requests failed; last error: {}",
-                            e.message
-                        )
-                    } else {
-                        e.message
-                    },
-                    // Retrying the batch upstream would re-send what was delivered.
-                    retryable: e.retryable && delivered == 0,
-                    retry_after: e.retry_after,
-                }),
-            }
+            let Some(e) = last else {
+                return Ok(());
+            };
+            let e = if total > 1 {
+                ConsumeError::from(PushError::Partly {
+                    failed,
+                    total,
+                    last: e,
+                })
+            } else {
+                e
+            };
+            // Retrying the batch upstream would re-send what was delivered.
+            Err(if delivered > 0 {
+                e.with_kind(ErrorKind::Permanent)
+            } else {
+                e
+            })
         })
     }
 }

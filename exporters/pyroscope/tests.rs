@@ -13,7 +13,7 @@ use profcol_pdata::pprof::{self, Profile};
 use profcol_pdata::pyroscope::attr;
 use profcol_pdata::pyroscope::series;
 use profcol_pdata::{Batch, ExportProfilesServiceRequest, RequestContext};
-use profcol_pipeline::{Component, ConsumeError, Consumer, Context, ExporterFactory, Telemetry};
+use profcol_pipeline::{Component, Consumer, Context, ExporterFactory, Telemetry};
 use prost::Message;
 use serde_json::json;
 
@@ -584,7 +584,8 @@ async fn bad_request_is_not_retried() {
         .await
         .expect_err("a 400 fails the batch");
     match &err {
-        ConsumeError::Permanent(m) => {
+        e if e.is_permanent() => {
+            let m = e.to_string();
             assert!(
                 m.contains("profile is too old") && m.contains("invalid_argument"),
                 "{m}"

@@ -6,6 +6,7 @@ use profcol_config::{Catalog, ComponentId, ConfigError, ConfigErrors, Kind, Sect
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::{BoxFuture, Consumer};
+use crate::error::BoxError;
 use crate::telemetry::Telemetry;
 
 /// A running part of the service with a start and a shutdown.
@@ -24,31 +25,55 @@ pub trait Component: Send + Sync {
 pub struct Passive;
 impl Component for Passive {}
 
+/// A component could not start (a port in use, a bad certificate...). Names the component.
+///
+/// The typed cause is kept in `cause` and shown in the message; it is not also returned by
+/// `source()`, so chain printers (`{:#}` of anyhow) do not repeat it.
 #[derive(Debug, thiserror::Error)]
-#[error("{id}: {message}")]
+#[error("{id}: {cause}")]
 pub struct StartError {
     pub id: String,
-    pub message: String,
+    pub cause: BoxError,
 }
 
 impl StartError {
-    pub fn new(id: &ComponentId, message: impl std::fmt::Display) -> StartError {
+    pub fn new(id: &ComponentId, cause: impl Into<BoxError>) -> StartError {
         StartError {
             id: id.to_string(),
-            message: message.to_string(),
+            cause: cause.into(),
         }
     }
 }
 
+/// A component could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// Its configuration is invalid.
     #[error("{0}")]
     Config(#[from] ConfigError),
     /// Every problem of a component's config.
     #[error("{0}")]
     Configs(#[from] ConfigErrors),
-    #[error("{id}: {message}")]
-    Other { id: String, message: String },
+    /// A pipeline names a component that has no section (the config was not resolved).
+    #[error("{id}: {kind} is not defined")]
+    Undefined { id: String, kind: Kind },
+    /// No factory for the component's type.
+    #[error("{id}: unknown {kind} type")]
+    UnknownType { id: String, kind: Kind },
+    /// The factory failed (a client that cannot be built, a directory that cannot be created).
+    /// The typed cause is shown in the message, not repeated by `source()` (as [`StartError`]).
+    #[error("{id}: {cause}")]
+    Component { id: String, cause: BoxError },
+}
+
+impl BuildError {
+    /// A factory failure of component `id`.
+    pub fn component(id: &ComponentId, cause: impl Into<BoxError>) -> BuildError {
+        BuildError::Component {
+            id: id.to_string(),
+            cause: cause.into(),
+        }
+    }
 }
 
 /// What every factory gets when it creates a component.

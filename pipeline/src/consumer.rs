@@ -3,38 +3,12 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use profcol_pdata::Batch;
 
+pub use crate::error::ConsumeError;
+
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// Why a consumer did not take a batch.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum ConsumeError {
-    /// Temporary: queue full, memory limit, shutting down. The sender may retry.
-    #[error("{message}")]
-    Retryable {
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// The data can never be accepted.
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl ConsumeError {
-    pub fn retryable(message: impl Into<String>) -> ConsumeError {
-        ConsumeError::Retryable {
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, ConsumeError::Retryable { .. })
-    }
-}
 
 /// Something that takes batches: a processor, an exporter's queue, or a fan-out.
 pub trait Consumer: Send + Sync + 'static {
@@ -70,12 +44,12 @@ impl Consumer for Fanout {
             for r in results {
                 if let Err(e) = r {
                     // A retryable error wins: the sender should try again.
-                    match (&first_err, &e) {
-                        (None, _)
-                        | (Some(ConsumeError::Permanent(_)), ConsumeError::Retryable { .. }) => {
-                            first_err = Some(e)
-                        }
-                        _ => {}
+                    let replace = match &first_err {
+                        None => true,
+                        Some(f) => f.is_permanent() && e.is_retryable(),
+                    };
+                    if replace {
+                        first_err = Some(e);
                     }
                 }
             }

@@ -10,34 +10,15 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::component::{Component, Context, StartError};
 use crate::consumer::{BoxFuture, ConsumeError, Consumer};
+use crate::metrics::{
+    EXPORTER_ENQUEUE_FAILED, EXPORTER_QUEUE_CAPACITY, EXPORTER_QUEUE_SIZE, EXPORTER_SEND_FAILED,
+    EXPORTER_SENT,
+};
 use crate::telemetry::{Counter, Gauge};
 
-/// A failed send.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
-pub struct SendError {
-    pub message: String,
-    pub retryable: bool,
-    /// The server's requested delay (HTTP `Retry-After`, gRPC `RetryInfo`).
-    pub retry_after: Option<Duration>,
-}
-
-impl SendError {
-    pub fn permanent(message: impl Into<String>) -> SendError {
-        SendError {
-            message: message.into(),
-            retryable: false,
-            retry_after: None,
-        }
-    }
-    pub fn retryable(message: impl Into<String>) -> SendError {
-        SendError {
-            message: message.into(),
-            retryable: true,
-            retry_after: None,
-        }
-    }
-}
+/// A failed send: the same type as [`ConsumeError`] (a kind, an optional `retry_after`, the
+/// underlying error), so an exporter's classification reaches the pipeline unchanged.
+pub type SendError = ConsumeError;
 
 /// The part of an exporter that turns a batch into one network call or write.
 pub trait Sender: Send + Sync + 'static {
@@ -96,44 +77,20 @@ impl<S: Sender> QueuedExporter<S> {
         }
         let t = &ctx.telemetry;
         let labels = [("exporter", id.as_str())];
+        let queue_labels = [("exporter", id.as_str()), ("data_type", "profiles")];
         let metrics = Metrics {
-            sent: t.counter(
-                "otelcol_exporter_sent_profile_samples",
-                "Number of profile samples successfully sent to destination.",
-                "{sample}",
-                &labels,
-            ),
-            send_failed: t.counter(
-                "otelcol_exporter_send_failed_profile_samples",
-                "Number of profile samples in failed attempts to send to destination.",
-                "{sample}",
-                &labels,
-            ),
-            enqueue_failed: t.counter(
-                "otelcol_exporter_enqueue_failed_profile_samples",
-                "Number of profile samples failed to be added to the sending queue.",
-                "{sample}",
-                &labels,
-            ),
-            queue_size: t.gauge(
-                "otelcol_exporter_queue_size",
-                "Current size of the retry queue (in batches).",
-                "{batch}",
-                &[("exporter", id.as_str()), ("data_type", "profiles")],
-            ),
+            sent: t.counter_of(&EXPORTER_SENT, &labels),
+            send_failed: t.counter_of(&EXPORTER_SEND_FAILED, &labels),
+            enqueue_failed: t.counter_of(&EXPORTER_ENQUEUE_FAILED, &labels),
+            queue_size: t.gauge_of(&EXPORTER_QUEUE_SIZE, &queue_labels),
         };
         let cap = if queue.enabled {
             queue.queue_size.max(1)
         } else {
             1
         };
-        t.gauge(
-            "otelcol_exporter_queue_capacity",
-            "Fixed capacity of the retry queue (in batches).",
-            "{batch}",
-            &[("exporter", id.as_str()), ("data_type", "profiles")],
-        )
-        .set(i64::try_from(cap).unwrap_or(i64::MAX));
+        t.gauge_of(&EXPORTER_QUEUE_CAPACITY, &queue_labels)
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
         let (tx, rx) = mpsc::channel(cap);
         Arc::new(QueuedExporter {
             shared: Arc::new(Shared {
@@ -184,27 +141,27 @@ impl<S: Sender> Shared<S> {
                     return Ok(());
                 }
                 Err(e) => {
-                    let give_up = !e.retryable
+                    let give_up = !e.is_retryable()
                         || !self.retry.enabled
                         || self.past_deadline()
                         || (!self.retry.max_elapsed_time.is_zero()
                             && start.elapsed() >= self.retry.max_elapsed_time);
                     if give_up {
                         self.metrics.send_failed.add(samples);
-                        tracing::error!(exporter = %self.id, samples, attempts = attempt, retryable = e.retryable, error = %e.message, "exporting failed, dropping data");
+                        tracing::error!(exporter = %self.id, samples, attempts = attempt, retryable = e.is_retryable(), kind = %e.kind(), error = %e, "exporting failed, dropping data");
                         return Err(e);
                     }
                     let jitter =
                         1.0 + self.retry.randomization_factor * (2.0 * pseudo_random() - 1.0);
                     let mut wait = interval.mul_f64(jitter.max(0.0));
-                    if let Some(ra) = e.retry_after {
+                    if let Some(ra) = e.retry_after() {
                         wait = wait.max(ra);
                     }
                     if !self.retry.max_elapsed_time.is_zero() {
                         let left = self.retry.max_elapsed_time.saturating_sub(start.elapsed());
                         wait = wait.min(left);
                     }
-                    tracing::warn!(exporter = %self.id, error = %e.message, retry_in = ?wait, "exporting failed, will retry");
+                    tracing::warn!(exporter = %self.id, kind = %e.kind(), error = %e, retry_in = ?wait, "exporting failed, will retry");
                     tokio::time::sleep(wait).await;
                     interval = interval
                         .mul_f64(self.retry.multiplier)
@@ -228,16 +185,7 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
         Box::pin(async move {
             let samples = batch.sample_count() as u64;
             if !self.queue.enabled {
-                return self.shared.send_with_retry(&batch).await.map_err(|e| {
-                    if e.retryable {
-                        ConsumeError::Retryable {
-                            message: e.message,
-                            retry_after: e.retry_after,
-                        }
-                    } else {
-                        ConsumeError::Permanent(e.message)
-                    }
-                });
+                return self.shared.send_with_retry(&batch).await;
             }
             let Some(tx) = self.tx() else {
                 self.shared.metrics.enqueue_failed.add(samples);
@@ -263,20 +211,16 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
             };
             if res.is_err() {
                 self.shared.metrics.enqueue_failed.add(samples);
-                return Err(ConsumeError::Retryable {
-                    message: format!("sending queue of exporter {} is full", self.shared.id),
-                    retry_after: Some(Duration::from_secs(1)),
-                });
+                return Err(ConsumeError::throttled(format!(
+                    "sending queue of exporter {} is full",
+                    self.shared.id
+                ))
+                .with_retry_after(Some(Duration::from_secs(1))));
             }
             self.shared.metrics.queue_size.add(1);
             if let Some(rx) = done_rx {
                 return match rx.await {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) if e.retryable => Err(ConsumeError::Retryable {
-                        message: e.message,
-                        retry_after: e.retry_after,
-                    }),
-                    Ok(Err(e)) => Err(ConsumeError::Permanent(e.message)),
+                    Ok(r) => r,
                     Err(_) => Err(ConsumeError::retryable("exporter stopped before sending")),
                 };
             }

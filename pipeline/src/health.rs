@@ -12,6 +12,7 @@ use crate::component::{
     BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError,
 };
 use crate::consumer::BoxFuture;
+use crate::task::{TaskComponent, TaskSet, Tasks};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -73,22 +74,24 @@ impl ExtensionFactory for HealthCheckFactory {
         HealthCheckConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
-        Ok(Box::new(HealthCheck {
+        let check = HealthCheck {
             cfg: HealthCheckConfig::load(section)?,
             ctx,
-            stop: tokio_util::sync::CancellationToken::new(),
-        }))
+        };
+        Ok(Box::new(TaskComponent::with_wait(
+            check,
+            std::time::Duration::from_secs(2),
+        )))
     }
 }
 
 struct HealthCheck {
     cfg: HealthCheckConfig,
     ctx: Context,
-    stop: tokio_util::sync::CancellationToken,
 }
 
-impl Component for HealthCheck {
-    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+impl Tasks for HealthCheck {
+    fn start<'a>(&'a self, tasks: &'a TaskSet) -> BoxFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
             let listener = tokio::net::TcpListener::bind(&self.cfg.endpoint)
                 .await
@@ -132,19 +135,14 @@ impl Component for HealthCheck {
                 }
             };
             let app = axum::Router::new().route(&self.cfg.path, axum::routing::get(handler));
-            let stop = self.stop.clone();
-            tokio::spawn(async move {
+            let stop = tasks.stop_token();
+            tasks.spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(stop.cancelled_owned())
                     .await;
             });
             Ok(())
         })
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        self.stop.cancel();
-        Box::pin(async {})
     }
 }
 

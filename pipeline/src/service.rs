@@ -32,10 +32,17 @@ pub struct Service {
     pub telemetry: Telemetry,
 }
 
-fn other(id: &ComponentId, msg: &str) -> BuildError {
-    BuildError::Other {
+fn undefined(id: &ComponentId, kind: Kind) -> BuildError {
+    BuildError::Undefined {
         id: id.to_string(),
-        message: msg.to_owned(),
+        kind,
+    }
+}
+
+fn unknown(id: &ComponentId, kind: Kind) -> BuildError {
+    BuildError::UnknownType {
+        id: id.to_string(),
+        kind,
     }
 }
 
@@ -87,9 +94,9 @@ impl Service {
                 let section = config
                     .exporters
                     .get(id)
-                    .ok_or_else(|| other(id, "exporter is not defined"))?;
+                    .ok_or_else(|| undefined(id, Kind::Exporter))?;
                 let Some(Factory::Exporter(f)) = registry.get(Kind::Exporter, &id.ty) else {
-                    return Err(other(id, "unknown exporter type"));
+                    return Err(unknown(id, Kind::Exporter));
                 };
                 let (consumer, component) = f.create(ctx(id), section)?;
                 exporter_consumers.insert(id.clone(), consumer);
@@ -115,9 +122,9 @@ impl Service {
                 let section = config
                     .processors
                     .get(id)
-                    .ok_or_else(|| other(id, "processor is not defined"))?;
+                    .ok_or_else(|| undefined(id, Kind::Processor))?;
                 let Some(Factory::Processor(f)) = registry.get(Kind::Processor, &id.ty) else {
-                    return Err(other(id, "unknown processor type"));
+                    return Err(unknown(id, Kind::Processor));
                 };
                 let (consumer, component) = f.create(ctx(id), section, next)?;
                 next = consumer;
@@ -139,9 +146,9 @@ impl Service {
             let section = config
                 .receivers
                 .get(&id)
-                .ok_or_else(|| other(&id, "receiver is not defined"))?;
+                .ok_or_else(|| undefined(&id, Kind::Receiver))?;
             let Some(Factory::Receiver(f)) = registry.get(Kind::Receiver, &id.ty) else {
-                return Err(other(&id, "unknown receiver type"));
+                return Err(unknown(&id, Kind::Receiver));
             };
             let component = f.create(ctx(&id), section, Fanout::of(nexts))?;
             receivers.push(Named {
@@ -155,9 +162,9 @@ impl Service {
             let section = config
                 .extensions
                 .get(id)
-                .ok_or_else(|| other(id, "extension is not defined"))?;
+                .ok_or_else(|| undefined(id, Kind::Extension))?;
             let Some(Factory::Extension(f)) = registry.get(Kind::Extension, &id.ty) else {
-                return Err(other(id, "unknown extension type"));
+                return Err(unknown(id, Kind::Extension));
             };
             extensions.push(Named {
                 id: id.to_string(),

@@ -56,6 +56,22 @@ impl Gauge {
     }
 }
 
+/// A metric's name, description and unit, declared once as a constant (see [`crate::metrics`]
+/// for the Collector's own; components declare theirs beside their metric set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricDef {
+    /// The OpenTelemetry name (counters get `_total` in the Prometheus output).
+    pub name: &'static str,
+    pub help: &'static str,
+    pub unit: &'static str,
+}
+
+impl MetricDef {
+    pub const fn new(name: &'static str, help: &'static str, unit: &'static str) -> MetricDef {
+        MetricDef { name, help, unit }
+    }
+}
+
 /// The process-wide metrics registry handle. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Telemetry {
@@ -123,6 +139,16 @@ impl Telemetry {
             Cell::Gauge(g) => Gauge(g),
             Cell::Counter(_) => Gauge::default(),
         }
+    }
+
+    /// The counter series of `def` with `labels`.
+    pub fn counter_of(&self, def: &MetricDef, labels: &[(&'static str, &str)]) -> Counter {
+        self.counter(def.name, def.help, def.unit, labels)
+    }
+
+    /// The gauge series of `def` with `labels`.
+    pub fn gauge_of(&self, def: &MetricDef, labels: &[(&'static str, &str)]) -> Gauge {
+        self.gauge(def.name, def.help, def.unit, labels)
     }
 
     /// Renders every series in the Prometheus text exposition format (0.0.4).

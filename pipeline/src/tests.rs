@@ -28,10 +28,10 @@ impl Sender for Flaky {
             tokio::time::sleep(self.delay).await;
             let n = self.calls.fetch_add(1, Ordering::SeqCst);
             if n < self.fail {
-                Err(SendError {
-                    message: "boom".into(),
-                    retryable: self.retryable,
-                    retry_after: None,
+                Err(if self.retryable {
+                    SendError::retryable("boom")
+                } else {
+                    SendError::permanent("boom")
                 })
             } else {
                 Ok(())
@@ -148,7 +148,7 @@ async fn full_queue_refuses_with_retryable_error() {
     }
     let refused = results
         .iter()
-        .filter(|r| matches!(r, Err(ConsumeError::Retryable { .. })))
+        .filter(|r| r.as_ref().is_err_and(ConsumeError::is_retryable))
         .count();
     assert!(
         refused >= 3,

@@ -3,6 +3,7 @@
 //! splits what it sends at `send_batch_max_size`.
 
 pub mod config;
+mod error;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -13,14 +14,28 @@ use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
     BuildError, Built, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
-    ProcessorFactory, StartError,
+    MetricDef, ProcessorFactory, ProcessorItems, StartError, TaskSet,
 };
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 pub use config::BatchConfig;
+pub use error::BatchError;
 
-use crate::ItemCounters;
+pub const SIZE_TRIGGER_SEND: MetricDef = MetricDef::new(
+    "otelcol_processor_batch_batch_size_trigger_send",
+    "Number of times the batch was sent due to a size trigger.",
+    "{time}",
+);
+pub const TIMEOUT_TRIGGER_SEND: MetricDef = MetricDef::new(
+    "otelcol_processor_batch_timeout_trigger_send",
+    "Number of times the batch was sent due to a timeout trigger.",
+    "{time}",
+);
+pub const DROPPED_SAMPLES: MetricDef = MetricDef::new(
+    "profcol_processor_dropped_profile_samples",
+    "Samples a processor dropped because the next component refused them.",
+    "{sample}",
+);
 
 pub struct BatchFactory;
 
@@ -50,27 +65,11 @@ impl ProcessorFactory for BatchFactory {
             cfg,
             next,
             shards: Mutex::new(HashMap::new()),
-            counters: ItemCounters::new(t, &id),
-            size_trigger: t.counter(
-                "otelcol_processor_batch_batch_size_trigger_send",
-                "Number of times the batch was sent due to a size trigger.",
-                "{time}",
-                &[("processor", &id)],
-            ),
-            timeout_trigger: t.counter(
-                "otelcol_processor_batch_timeout_trigger_send",
-                "Number of times the batch was sent due to a timeout trigger.",
-                "{time}",
-                &[("processor", &id)],
-            ),
-            dropped: t.counter(
-                "profcol_processor_dropped_profile_samples",
-                "Samples a processor dropped because the next component refused them.",
-                "{sample}",
-                &[("processor", &id)],
-            ),
-            stop: CancellationToken::new(),
-            task: Mutex::new(None),
+            counters: ProcessorItems::new(t, &id),
+            size_trigger: t.counter_of(&SIZE_TRIGGER_SEND, &[("processor", &id)]),
+            timeout_trigger: t.counter_of(&TIMEOUT_TRIGGER_SEND, &[("processor", &id)]),
+            dropped: t.counter_of(&DROPPED_SAMPLES, &[("processor", &id)]),
+            tasks: TaskSet::new(),
             id,
         });
         Ok((p.clone(), Box::new(BatchComponent(p))))
@@ -90,12 +89,12 @@ pub struct BatchProcessor {
     cfg: BatchConfig,
     next: Arc<dyn Consumer>,
     shards: Mutex<HashMap<ShardKey, Shard>>,
-    counters: ItemCounters,
+    counters: ProcessorItems,
     size_trigger: Counter,
     timeout_trigger: Counter,
     dropped: Counter,
-    stop: CancellationToken,
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The timer task and its stop token.
+    tasks: TaskSet,
     id: String,
 }
 
@@ -168,12 +167,13 @@ impl BatchProcessor {
     }
 
     async fn run_timer(self: Arc<Self>) {
+        let stop = self.tasks.stop_token();
         loop {
             let wake = self
                 .next_deadline()
                 .unwrap_or_else(|| Instant::now() + self.cfg.timeout);
             tokio::select! {
-                _ = self.stop.cancelled() => break,
+                _ = stop.cancelled() => break,
                 _ = tokio::time::sleep_until(wake) => {}
             }
             let expired = self.take_expired(false);
@@ -200,10 +200,9 @@ impl Consumer for BatchProcessor {
                 if !shards.contains_key(&key)
                     && shards.len() >= self.cfg.metadata_cardinality_limit.max(1)
                 {
-                    return Err(ConsumeError::Permanent(format!(
-                        "too many batcher metadata-value combinations (limit {})",
-                        self.cfg.metadata_cardinality_limit
-                    )));
+                    return Err(ConsumeError::permanent(BatchError::TooManyShards {
+                        limit: self.cfg.metadata_cardinality_limit,
+                    }));
                 }
                 let shard = shards.entry(key.clone()).or_insert_with(|| Shard {
                     builder: RequestBuilder::new(),
@@ -235,21 +234,14 @@ struct BatchComponent(Arc<BatchProcessor>);
 
 impl Component for BatchComponent {
     fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
-        let handle = tokio::spawn(self.0.clone().run_timer());
-        if let Ok(mut t) = self.0.task.lock() {
-            *t = Some(handle);
-        }
+        self.0.tasks.spawn(self.0.clone().run_timer());
         Box::pin(async { Ok(()) })
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             let p = &self.0;
-            p.stop.cancel();
-            let task = p.task.lock().ok().and_then(|mut t| t.take());
-            if let Some(t) = task {
-                let _ = t.await;
-            }
+            p.tasks.shutdown().await;
             for shard in p.take_expired(true) {
                 let batches = p.finish(shard);
                 let _ = p.send(batches).await;

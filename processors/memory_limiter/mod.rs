@@ -3,6 +3,7 @@
 //! (`limit - spike_limit`), so receivers answer 503 / `UNAVAILABLE` and senders back off.
 
 pub mod config;
+mod error;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,13 +14,17 @@ use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
     BuildError, Built, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
-    ProcessorFactory, StartError,
+    MetricDef, ProcessorFactory, ProcessorItems, StartError, TaskSet,
 };
-use tokio_util::sync::CancellationToken;
 
 pub use config::{Limits, MemoryLimiterConfig};
+pub use error::MemoryLimitError;
 
-use crate::ItemCounters;
+pub const REFUSED_SAMPLES: MetricDef = MetricDef::new(
+    "profcol_processor_memory_limiter_refused_profile_samples",
+    "Samples refused because memory was above the soft limit.",
+    "{sample}",
+);
 
 /// Reads the memory the process uses, in bytes.
 pub type UsageFn = Arc<dyn Fn() -> u64 + Send + Sync>;
@@ -91,9 +96,10 @@ pub struct MemoryLimiter {
     usage: UsageFn,
     over: AtomicBool,
     last_usage: AtomicU64,
-    counters: ItemCounters,
+    counters: ProcessorItems,
     refused: Counter,
-    stop: CancellationToken,
+    /// The checking task and its stop token.
+    tasks: TaskSet,
     id: String,
 }
 
@@ -113,14 +119,11 @@ impl MemoryLimiter {
             usage,
             over: AtomicBool::new(false),
             last_usage: AtomicU64::new(0),
-            counters: ItemCounters::new(&ctx.telemetry, &id),
-            refused: ctx.telemetry.counter(
-                "profcol_processor_memory_limiter_refused_profile_samples",
-                "Samples refused because memory was above the soft limit.",
-                "{sample}",
-                &[("processor", &id)],
-            ),
-            stop: CancellationToken::new(),
+            counters: ProcessorItems::new(&ctx.telemetry, &id),
+            refused: ctx
+                .telemetry
+                .counter_of(&REFUSED_SAMPLES, &[("processor", &id)]),
+            tasks: TaskSet::new(),
             cfg,
             id,
         })
@@ -158,14 +161,11 @@ impl Consumer for MemoryLimiter {
             self.counters.incoming.add(n);
             if self.over.load(Ordering::Relaxed) {
                 self.refused.add(n);
-                return Err(ConsumeError::Retryable {
-                    message: format!(
-                        "data refused due to high memory usage ({} MiB used, soft limit {} MiB)",
-                        self.last_usage.load(Ordering::Relaxed) >> 20,
-                        self.limits.soft >> 20
-                    ),
-                    retry_after: Some(self.interval().max(Duration::from_secs(1))),
-                });
+                return Err(ConsumeError::throttled(MemoryLimitError {
+                    used_mib: self.last_usage.load(Ordering::Relaxed) >> 20,
+                    soft_limit_mib: self.limits.soft >> 20,
+                })
+                .with_retry_after(Some(self.interval().max(Duration::from_secs(1)))));
             }
             self.next.consume(batch).await?;
             self.counters.outgoing.add(n);
@@ -180,11 +180,12 @@ impl Component for LimiterComponent {
     fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
         let p = self.0.clone();
         p.check();
-        tokio::spawn(async move {
+        let stop = p.tasks.stop_token();
+        self.0.tasks.spawn(async move {
             let mut tick = tokio::time::interval(p.interval());
             loop {
                 tokio::select! {
-                    _ = p.stop.cancelled() => break,
+                    _ = stop.cancelled() => break,
                     _ = tick.tick() => p.check(),
                 }
             }
@@ -193,8 +194,7 @@ impl Component for LimiterComponent {
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        self.0.stop.cancel();
-        Box::pin(async {})
+        Box::pin(self.0.tasks.shutdown())
     }
 }
 

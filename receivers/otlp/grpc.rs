@@ -9,67 +9,28 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
-use bytes::{Buf, Bytes};
-use profcol_pdata::collector::{ExportProfilesServiceRequest, ExportProfilesServiceResponse};
-use profcol_pipeline::ConsumeError;
+use bytes::Bytes;
+use profcol_pdata::collector::ExportProfilesServiceRequest;
 use profcol_pipeline::consumer::BoxFuture;
+use profcol_pipeline::{RawCodec, metadata_from_grpc};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
-use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::codec::CompressionEncoding;
 use tonic::{Status, body::Body as TonicBody};
 
+use super::error::Answer;
 use super::{Ingest, IngestError, Transport};
+use crate::error::{ServeError, bind};
 use profcol_settings::GrpcServerConfig;
 
 pub const SERVICE: &str = "opentelemetry.proto.collector.profiles.v1development.ProfilesService";
 pub const EXPORT_PATH: &str =
     "/opentelemetry.proto.collector.profiles.v1development.ProfilesService/Export";
 
-/// Decodes to raw bytes, encodes responses with prost.
-#[derive(Default, Clone, Copy)]
-struct RawCodec;
-
-struct RawDecoder;
-struct ResponseEncoder;
-
-impl Codec for RawCodec {
-    type Encode = ExportProfilesServiceResponse;
-    type Decode = Bytes;
-    type Encoder = ResponseEncoder;
-    type Decoder = RawDecoder;
-    fn encoder(&mut self) -> ResponseEncoder {
-        ResponseEncoder
-    }
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
-
-impl Encoder for ResponseEncoder {
-    type Item = ExportProfilesServiceResponse;
-    type Error = Status;
-    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        item.encode(dst)
-            .map_err(|e| Status::internal(format!("encoding response: {e}")))
-    }
-}
-
-impl Decoder for RawDecoder {
-    type Item = Bytes;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
-        let n = src.remaining();
-        Ok(Some(src.copy_to_bytes(n)))
-    }
-}
-
 fn status_of(e: IngestError) -> Status {
-    match e {
-        IngestError::Invalid(m) => Status::invalid_argument(m),
-        IngestError::Refused(ConsumeError::Permanent(m)) => Status::invalid_argument(m),
-        IngestError::Refused(ConsumeError::Retryable { message, .. }) => {
-            Status::unavailable(message)
-        }
+    match e.answer() {
+        Answer::Invalid => Status::invalid_argument(e.to_string()),
+        Answer::Unavailable => Status::unavailable(e.to_string()),
     }
 }
 
@@ -80,25 +41,18 @@ struct ExportMethod {
 }
 
 impl tonic::server::UnaryService<Bytes> for ExportMethod {
-    type Response = ExportProfilesServiceResponse;
-    type Future =
-        BoxFuture<'static, Result<tonic::Response<ExportProfilesServiceResponse>, Status>>;
+    type Response = Bytes;
+    type Future = BoxFuture<'static, Result<tonic::Response<Bytes>, Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let ingest = self.ingest.clone();
         let include_metadata = self.include_metadata;
         Box::pin(async move {
-            let mut metadata = BTreeMap::new();
-            if include_metadata {
-                for (k, v) in request.metadata().clone().into_headers().iter() {
-                    if let Ok(v) = v.to_str() {
-                        metadata
-                            .entry(k.as_str().to_ascii_lowercase())
-                            .or_insert_with(Vec::new)
-                            .push(v.to_owned());
-                    }
-                }
-            }
+            let metadata = if include_metadata {
+                metadata_from_grpc(request.metadata())
+            } else {
+                BTreeMap::new()
+            };
             let agent = request
                 .metadata()
                 .get("user-agent")
@@ -113,7 +67,7 @@ impl tonic::server::UnaryService<Bytes> for ExportMethod {
             ingest
                 .export(req, Some(bytes), metadata, Transport::Grpc)
                 .await
-                .map(tonic::Response::new)
+                .map(|resp| tonic::Response::new(Bytes::from(resp.encode_to_vec())))
                 .map_err(status_of)
         })
     }
@@ -185,11 +139,8 @@ pub(super) async fn serve(
     cfg: GrpcServerConfig,
     ingest: Arc<Ingest>,
     stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
-        .await
-        .map_err(|e| format!("cannot listen for OTLP/gRPC on {}: {e}", cfg.endpoint))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let (listener, local) = bind("OTLP/gRPC", &cfg.endpoint).await?;
     let svc = ProfilesService {
         method: ExportMethod {
             ingest,
@@ -202,15 +153,16 @@ pub(super) async fn serve(
         builder = builder.max_concurrent_streams(n);
     }
     if let Some(tls) = &cfg.tls {
-        let (cert, key) = tls.identity().map_err(|e| e.to_string())?;
+        let (cert, key) = tls.identity().map_err(|e| ServeError::TlsFiles(e.into()))?;
         let mut t = tonic::transport::ServerTlsConfig::new()
             .identity(tonic::transport::Identity::from_pem(cert, key));
-        if let Some(ca) = tls.client_ca().map_err(|e| e.to_string())? {
+        if let Some(ca) = tls
+            .client_ca()
+            .map_err(|e| ServeError::TlsFiles(e.into()))?
+        {
             t = t.client_ca_root(tonic::transport::Certificate::from_pem(ca));
         }
-        builder = builder
-            .tls_config(t)
-            .map_err(|e| format!("invalid tls settings: {e}"))?;
+        builder = builder.tls_config(t).map_err(ServeError::GrpcTls)?;
     }
     let incoming = tokio_stream_listener(listener);
     let router = builder.add_service(svc);

@@ -10,11 +10,13 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use profcol_pdata::collector::ExportProfilesServiceRequest;
-use profcol_pipeline::ConsumeError;
+use profcol_pipeline::metadata_from_headers;
 use prost::Message;
 use tokio_util::sync::CancellationToken;
 
+use super::error::Answer;
 use super::{Ingest, IngestError, Transport};
+use crate::error::{ServeError, bind};
 use profcol_settings::HttpServerConfig;
 use profcol_settings::{DecompressError, decompress};
 
@@ -198,17 +200,11 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             }
         },
     };
-    let mut metadata = BTreeMap::new();
-    if state.cfg.include_metadata {
-        for (k, v) in &headers {
-            if let Ok(v) = v.to_str() {
-                metadata
-                    .entry(k.as_str().to_ascii_lowercase())
-                    .or_insert_with(Vec::new)
-                    .push(v.to_owned());
-            }
-        }
-    }
+    let metadata = if state.cfg.include_metadata {
+        metadata_from_headers(&headers)
+    } else {
+        BTreeMap::new()
+    };
     match state
         .ingest
         .export(req, encoded, metadata, Transport::Http)
@@ -228,14 +224,20 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
             add_headers(&state, &mut r);
             r
         }
-        Err(IngestError::Invalid(m)) | Err(IngestError::Refused(ConsumeError::Permanent(m))) => {
-            error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &m)
-        }
-        Err(IngestError::Refused(ConsumeError::Retryable {
-            message,
-            retry_after,
-        })) => {
-            let mut r = error_response(&state, StatusCode::SERVICE_UNAVAILABLE, 14, enc, &message);
+        Err(e) => refused(&state, enc, &e),
+    }
+}
+
+fn refused(state: &AppState, enc: Encoding, e: &IngestError) -> Response {
+    let message = e.to_string();
+    match e.answer() {
+        Answer::Invalid => error_response(state, StatusCode::BAD_REQUEST, 3, enc, &message),
+        Answer::Unavailable => {
+            let mut r = error_response(state, StatusCode::SERVICE_UNAVAILABLE, 14, enc, &message);
+            let retry_after = match e {
+                IngestError::Refused(c) => c.retry_after(),
+                IngestError::Invalid(_) => None,
+            };
             let secs = retry_after.map(|d| d.as_secs().max(1)).unwrap_or(1);
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -275,13 +277,10 @@ pub(super) async fn serve(
     cfg: HttpServerConfig,
     ingest: Arc<Ingest>,
     stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
-        .await
-        .map_err(|e| format!("cannot listen for OTLP/HTTP on {}: {e}", cfg.endpoint))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let (listener, local) = bind("OTLP/HTTP", &cfg.endpoint).await?;
     let tls = match &cfg.tls {
-        Some(t) => Some(t.rustls_config().map_err(|e| format!("tls: {e}"))?),
+        Some(t) => Some(t.rustls_config()?),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -2,6 +2,7 @@
 //! HTTP (protobuf and JSON).
 
 pub mod config;
+mod error;
 mod grpc;
 mod http;
 
@@ -16,12 +17,12 @@ use profcol_pdata::collector::{
 use profcol_pdata::{Batch, RequestContext, ValidationOptions};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
-    BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
-    ReceiverFactory, StartError,
+    BuildError, Component, ComponentInfo, Consumer, Context, ReceiverFactory, ReceiverObserver,
+    StartError, TaskComponent, TaskSet, Tasks,
 };
-use tokio_util::sync::CancellationToken;
 
 pub use config::OtlpReceiverConfig;
+pub(crate) use error::IngestError;
 
 pub struct OtlpReceiverFactory;
 
@@ -47,39 +48,18 @@ impl ReceiverFactory for OtlpReceiverFactory {
         next: Arc<dyn Consumer>,
     ) -> Result<Box<dyn Component>, BuildError> {
         let cfg = OtlpReceiverConfig::load(section)?;
-        Ok(Box::new(OtlpReceiver {
+        Ok(Box::new(TaskComponent::new(OtlpReceiver {
             cfg,
             ingest: Arc::new(Ingest::new(&ctx, next)),
-            stop: CancellationToken::new(),
-            tasks: Default::default(),
             ctx,
-        }))
+        })))
     }
-}
-
-/// Why a request was not (fully) taken.
-#[derive(Debug)]
-pub(crate) enum IngestError {
-    /// Undecodable or invalid: 400 / INVALID_ARGUMENT.
-    Invalid(String),
-    /// The pipeline pushed back: 503 / UNAVAILABLE.
-    Refused(ConsumeError),
-}
-
-struct TransportMetrics {
-    accepted: Counter,
-    refused: Counter,
-    requests_ok: Counter,
-    requests_err: Counter,
 }
 
 /// Validation, counting and hand-off shared by both transports.
 pub(crate) struct Ingest {
-    next: Arc<dyn Consumer>,
-    grpc: TransportMetrics,
-    http: TransportMetrics,
+    observer: ReceiverObserver,
     opts: ValidationOptions,
-    id: String,
 }
 
 #[derive(Clone, Copy)]
@@ -88,60 +68,20 @@ pub(crate) enum Transport {
     Http,
 }
 
-impl Ingest {
-    fn new(ctx: &Context, next: Arc<dyn Consumer>) -> Ingest {
-        let id = ctx.id.to_string();
-        let m = |transport: &str| {
-            let l = [("receiver", id.as_str()), ("transport", transport)];
-            let t = &ctx.telemetry;
-            TransportMetrics {
-                accepted: t.counter(
-                    "otelcol_receiver_accepted_profile_samples",
-                    "Number of profile samples successfully pushed into the pipeline.",
-                    "{sample}",
-                    &l,
-                ),
-                refused: t.counter(
-                    "otelcol_receiver_refused_profile_samples",
-                    "Number of profile samples that could not be pushed into the pipeline.",
-                    "{sample}",
-                    &l,
-                ),
-                requests_ok: t.counter(
-                    "otelcol_receiver_requests",
-                    "Number of requests received.",
-                    "{request}",
-                    &[
-                        ("receiver", id.as_str()),
-                        ("transport", transport),
-                        ("outcome", "success"),
-                    ],
-                ),
-                requests_err: t.counter(
-                    "otelcol_receiver_requests",
-                    "Number of requests received.",
-                    "{request}",
-                    &[
-                        ("receiver", id.as_str()),
-                        ("transport", transport),
-                        ("outcome", "failure"),
-                    ],
-                ),
-            }
-        };
-        Ingest {
-            next,
-            grpc: m("grpc"),
-            http: m("http"),
-            opts: ValidationOptions::default(),
-            id,
+impl Transport {
+    fn label(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::Http => "http",
         }
     }
+}
 
-    fn metrics(&self, t: Transport) -> &TransportMetrics {
-        match t {
-            Transport::Grpc => &self.grpc,
-            Transport::Http => &self.http,
+impl Ingest {
+    fn new(ctx: &Context, next: Arc<dyn Consumer>) -> Ingest {
+        Ingest {
+            observer: ReceiverObserver::new(ctx, next, &["grpc", "http"]),
+            opts: ValidationOptions::default(),
         }
     }
 
@@ -153,23 +93,22 @@ impl Ingest {
         metadata: BTreeMap<String, Vec<String>>,
         transport: Transport,
     ) -> Result<ExportProfilesServiceResponse, IngestError> {
-        let m = self.metrics(transport);
+        let t = transport.label();
         let before = profcol_pdata::sample_count(&req) as u64;
         let had_references = uses_references(&req);
         let report = match profcol_pdata::validate(&mut req, &self.opts) {
             Ok(r) => r,
             Err(e) => {
-                m.refused.add(before);
-                m.requests_err.add(1);
-                tracing::debug!(receiver = %self.id, error = %e, "rejected invalid request");
-                return Err(IngestError::Invalid(e.to_string()));
+                self.observer.refuse(t, before);
+                tracing::debug!(receiver = %self.observer.id(), error = %e, "rejected invalid request");
+                return Err(IngestError::Invalid(e));
             }
         };
         if report.warning_count > 0 {
-            tracing::debug!(receiver = %self.id, warnings = report.warning_count, first = ?report.warnings.first(), "request has validation warnings");
+            tracing::debug!(receiver = %self.observer.id(), warnings = report.warning_count, first = ?report.warnings.first(), "request has validation warnings");
         }
         let rejected = report.rejected_samples as u64;
-        m.refused.add(rejected);
+        self.observer.transport(t).refused.add(rejected);
         let partial = (report.rejected_profiles > 0).then(|| ExportProfilesPartialSuccess {
             rejected_profiles: i64::try_from(report.rejected_profiles).unwrap_or(i64::MAX),
             error_message: report.error_message(),
@@ -177,7 +116,7 @@ impl Ingest {
         let samples = before - rejected;
         if samples == 0 {
             // Nothing to forward: answer success as the OTLP spec asks, and count it.
-            m.requests_ok.add(1);
+            self.observer.succeed(t);
             return Ok(ExportProfilesServiceResponse {
                 partial_success: partial,
             });
@@ -198,21 +137,10 @@ impl Ingest {
         if let (Some(enc), true) = (encoded, unchanged) {
             batch = batch.with_encoded(enc);
         }
-        match self.next.consume(batch).await {
-            Ok(()) => {
-                m.accepted.add(samples);
-                m.requests_ok.add(1);
-                Ok(ExportProfilesServiceResponse {
-                    partial_success: partial,
-                })
-            }
-            Err(e) => {
-                m.refused.add(samples);
-                m.requests_err.add(1);
-                tracing::warn!(receiver = %self.id, samples, error = %e, "pipeline refused data");
-                Err(IngestError::Refused(e))
-            }
-        }
+        self.observer.forward(t, batch).await?;
+        Ok(ExportProfilesServiceResponse {
+            partial_success: partial,
+        })
     }
 }
 
@@ -245,45 +173,26 @@ struct OtlpReceiver {
     cfg: OtlpReceiverConfig,
     ingest: Arc<Ingest>,
     ctx: Context,
-    stop: CancellationToken,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-impl Component for OtlpReceiver {
-    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+impl Tasks for OtlpReceiver {
+    fn start<'a>(&'a self, tasks: &'a TaskSet) -> BoxFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
-            let mut handles = Vec::new();
             if let Some(g) = &self.cfg.protocols.grpc {
-                handles.push(
-                    grpc::serve(g.clone(), self.ingest.clone(), self.stop.clone())
+                tasks.add(
+                    grpc::serve(g.clone(), self.ingest.clone(), tasks.stop_token())
                         .await
                         .map_err(|e| StartError::new(&self.ctx.id, e))?,
                 );
             }
             if let Some(h) = &self.cfg.protocols.http {
-                handles.push(
-                    http::serve(h.clone(), self.ingest.clone(), self.stop.clone())
+                tasks.add(
+                    http::serve(h.clone(), self.ingest.clone(), tasks.stop_token())
                         .await
                         .map_err(|e| StartError::new(&self.ctx.id, e))?,
                 );
             }
-            if let Ok(mut t) = self.tasks.lock() {
-                t.extend(handles);
-            }
             Ok(())
-        })
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let tasks: Vec<_> = match self.tasks.lock() {
-                Ok(mut t) => t.drain(..).collect(),
-                Err(_) => Vec::new(),
-            };
-            for t in tasks {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
-            }
         })
     }
 }

@@ -20,10 +20,8 @@ impl Consumer for Sink {
     fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
         Box::pin(async move {
             if self.refuse {
-                return Err(ConsumeError::Retryable {
-                    message: "queue full".into(),
-                    retry_after: Some(std::time::Duration::from_secs(7)),
-                });
+                return Err(ConsumeError::retryable("queue full")
+                    .with_retry_after(Some(std::time::Duration::from_secs(7))));
             }
             self.got.lock().unwrap().push(batch);
             Ok(())

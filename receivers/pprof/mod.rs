@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod delta;
+mod error;
 mod file;
 pub(crate) mod scrape;
 mod server;
@@ -13,17 +14,21 @@ use std::sync::Arc;
 
 use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::common::KeyValue;
-use profcol_pdata::pprof::{self, PprofError, ToOtlpOptions};
+use profcol_pdata::pprof::{self, ToOtlpOptions};
 use profcol_pdata::synth::kv;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
-    BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
-    ReceiverFactory, StartError, Telemetry,
+    BuildError, Component, ComponentInfo, Consumer, Context, Counter, ReceiverFactory,
+    ReceiverObserver, StartError, TaskComponent, TaskSet, Tasks,
 };
-use tokio_util::sync::CancellationToken;
 
 pub use config::PprofReceiverConfig;
+pub(crate) use error::IngestError;
+
+use crate::metrics::{
+    EMPTY_PROFILES, INVALID_PAYLOADS, PPROF_INVALID_UTF8, PPROF_MULTI_VALUE_LABEL_DROPPED,
+};
 
 pub struct PprofReceiverFactory;
 
@@ -50,40 +55,26 @@ impl ReceiverFactory for PprofReceiverFactory {
     ) -> Result<Box<dyn Component>, BuildError> {
         let cfg = PprofReceiverConfig::load(section)?;
         let ingest = Arc::new(Ingest::new(&ctx, &cfg, next));
-        Ok(Box::new(PprofReceiver {
+        Ok(Box::new(TaskComponent::new(PprofReceiver {
             cfg,
             ingest,
             ctx,
-            stop: CancellationToken::new(),
-            tasks: Default::default(),
-        }))
+        })))
     }
 }
 
-/// Why a pprof payload was not taken.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum IngestError {
-    #[error("{0}")]
-    Invalid(#[from] PprofError),
-    #[error("{0}")]
-    Refused(ConsumeError),
-}
-
+/// profcol's own counters of one transport.
 struct Counters {
-    accepted: Counter,
-    refused: Counter,
     empty: Counter,
     invalid: Counter,
 }
 
 /// Decoding, conversion, counting and hand-off shared by the three modes.
 pub(crate) struct Ingest {
-    next: Arc<dyn Consumer>,
+    observer: ReceiverObserver,
     opts: ToOtlpOptions,
     resource: BTreeMap<String, String>,
     limit: usize,
-    telemetry: Telemetry,
-    id: String,
     invalid_utf8: Counter,
     multi_value_dropped: Counter,
     counters: std::sync::Mutex<BTreeMap<&'static str, Arc<Counters>>>,
@@ -106,24 +97,13 @@ impl Ingest {
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
         Ingest {
-            next,
+            observer: ReceiverObserver::new(ctx, next, &[]),
             opts,
             resource: cfg.resource_attributes.clone(),
             limit: cfg.max_profile_bytes(),
-            invalid_utf8: t.counter(
-                "profcol_pprof_invalid_utf8_strings",
-                "pprof strings that were not valid UTF-8 (replaced with U+FFFD).",
-                "{string}",
-                &[("receiver", &id)],
-            ),
-            multi_value_dropped: t.counter(
-                "profcol_pprof_multi_value_label_dropped",
-                "pprof labels dropped because their key repeated in a sample.",
-                "{label}",
-                &[("receiver", &id)],
-            ),
-            telemetry: t.clone(),
-            id,
+            invalid_utf8: t.counter_of(&PPROF_INVALID_UTF8, &[("receiver", &id)]),
+            multi_value_dropped: t
+                .counter_of(&PPROF_MULTI_VALUE_LABEL_DROPPED, &[("receiver", &id)]),
             counters: Default::default(),
         }
     }
@@ -135,33 +115,11 @@ impl Ingest {
         };
         m.entry(transport)
             .or_insert_with(|| {
-                let l = [("receiver", self.id.as_str()), ("transport", transport)];
-                let t = &self.telemetry;
+                let l = [("receiver", self.observer.id()), ("transport", transport)];
+                let t = self.observer.telemetry();
                 Arc::new(Counters {
-                    accepted: t.counter(
-                        "otelcol_receiver_accepted_profile_samples",
-                        "Number of profile samples successfully pushed into the pipeline.",
-                        "{sample}",
-                        &l,
-                    ),
-                    refused: t.counter(
-                        "otelcol_receiver_refused_profile_samples",
-                        "Number of profile samples that could not be pushed into the pipeline.",
-                        "{sample}",
-                        &l,
-                    ),
-                    empty: t.counter(
-                        "profcol_receiver_empty_profiles",
-                        "Profiles without samples, counted and dropped.",
-                        "{profile}",
-                        &l,
-                    ),
-                    invalid: t.counter(
-                        "profcol_receiver_invalid_payloads",
-                        "Payloads that could not be decoded.",
-                        "{payload}",
-                        &l,
-                    ),
+                    empty: t.counter_of(&EMPTY_PROFILES, &l),
+                    invalid: t.counter_of(&INVALID_PAYLOADS, &l),
                 })
             })
             .clone()
@@ -196,6 +154,7 @@ impl Ingest {
             Ok(x) => x,
             Err(e) => {
                 c.invalid.add(1);
+                self.observer.refuse(transport, 0);
                 return Err(e.into());
             }
         };
@@ -205,6 +164,7 @@ impl Ingest {
             bytes,
             extra,
             metadata,
+            transport,
             &c,
         )
         .await
@@ -218,7 +178,7 @@ impl Ingest {
         transport: &'static str,
     ) -> Result<usize, IngestError> {
         let c = self.counters(transport);
-        self.convert_and_send(profile, 0, &[], extra, BTreeMap::new(), &c)
+        self.convert_and_send(profile, 0, &[], extra, BTreeMap::new(), transport, &c)
             .await
     }
 
@@ -233,12 +193,14 @@ impl Ingest {
         original: &[u8],
         extra: &BTreeMap<String, String>,
         metadata: BTreeMap<String, Vec<String>>,
+        transport: &'static str,
         c: &Counters,
     ) -> Result<usize, IngestError> {
         self.invalid_utf8.add(invalid_utf8 as u64);
         if profile.sample.is_empty() {
             c.empty.add(1);
-            tracing::debug!(receiver = %self.id, "dropping a pprof profile without samples");
+            self.observer.succeed(transport);
+            tracing::debug!(receiver = %self.observer.id(), "dropping a pprof profile without samples");
             return Ok(0);
         }
         let orig = (self.opts.include_original_payload && !original.is_empty()).then_some(original);
@@ -253,16 +215,8 @@ impl Ingest {
             },
         );
         let n = batch.sample_count();
-        match self.next.consume(batch).await {
-            Ok(()) => {
-                c.accepted.add(n as u64);
-                Ok(n)
-            }
-            Err(e) => {
-                c.refused.add(n as u64);
-                Err(IngestError::Refused(e))
-            }
-        }
+        self.observer.forward(transport, batch).await?;
+        Ok(n)
     }
 }
 
@@ -270,51 +224,37 @@ struct PprofReceiver {
     cfg: PprofReceiverConfig,
     ingest: Arc<Ingest>,
     ctx: Context,
-    stop: CancellationToken,
-    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
-impl Component for PprofReceiver {
-    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
+impl Tasks for PprofReceiver {
+    fn start<'a>(&'a self, tasks: &'a TaskSet) -> BoxFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
-            let mut handles = Vec::new();
             if let Some(s) = &self.cfg.server {
-                handles.push(
-                    server::serve(s.clone(), self.ingest.clone(), self.stop.clone())
+                tasks.add(
+                    server::serve(s.clone(), self.ingest.clone(), tasks.stop_token())
                         .await
                         .map_err(|e| StartError::new(&self.ctx.id, e))?,
                 );
             }
             if let Some(r) = &self.cfg.remote {
-                handles.extend(
-                    scrape::start(r.clone(), self.ingest.clone(), &self.ctx, self.stop.clone())
-                        .map_err(|e| StartError::new(&self.ctx.id, e))?,
+                tasks.extend(
+                    scrape::start(
+                        r.clone(),
+                        self.ingest.clone(),
+                        &self.ctx,
+                        tasks.stop_token(),
+                    )
+                    .map_err(|e| StartError::new(&self.ctx.id, e))?,
                 );
             }
             if let Some(f) = &self.cfg.file {
-                handles.push(file::start(
+                tasks.add(file::start(
                     f.clone(),
                     self.ingest.clone(),
-                    self.stop.clone(),
+                    tasks.stop_token(),
                 ));
             }
-            if let Ok(mut t) = self.tasks.lock() {
-                t.extend(handles);
-            }
             Ok(())
-        })
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            self.stop.cancel();
-            let tasks: Vec<_> = match self.tasks.lock() {
-                Ok(mut t) => t.drain(..).collect(),
-                Err(_) => Vec::new(),
-            };
-            for t in tasks {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
-            }
         })
     }
 }

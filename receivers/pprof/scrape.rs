@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::Ingest;
 use super::config::{Job, RemoteMode, Target};
 use super::delta::DeltaState;
+use crate::metrics::{SCRAPER_ERRORED, SCRAPER_SCRAPED};
 
 /// The URL of one profile type on one target.
 pub fn url(cfg: &RemoteMode, target: &Target, job: &Job) -> String {
@@ -187,17 +188,24 @@ impl Loop {
     }
 }
 
+/// The scrapers could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ScrapeStartError {
+    #[error("building the scrape client: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
 /// Starts one loop per (target, profile type).
 pub(super) fn start(
     cfg: RemoteMode,
     ingest: Arc<Ingest>,
     ctx: &Context,
     stop: CancellationToken,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, String> {
+) -> Result<Vec<tokio::task::JoinHandle<()>>, ScrapeStartError> {
     let client = reqwest::Client::builder()
         .user_agent(format!("profcol/{}", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("building the scrape client: {e}"))?;
+        .map_err(ScrapeStartError::Client)?;
     let id = ctx.id.to_string();
     let mut handles = Vec::new();
     for target in &cfg.targets {
@@ -226,18 +234,8 @@ pub(super) fn start(
                 disable_after: cfg.disable_after_not_found.max(1),
                 ingest: ingest.clone(),
                 client: client.clone(),
-                scraped: ctx.telemetry.counter(
-                    "otelcol_scraper_scraped_profile_records",
-                    "Number of profiles successfully scraped.",
-                    "{record}",
-                    &scraper,
-                ),
-                errored: ctx.telemetry.counter(
-                    "otelcol_scraper_errored_profile_records",
-                    "Number of profiles that could not be scraped.",
-                    "{record}",
-                    &scraper,
-                ),
+                scraped: ctx.telemetry.counter_of(&SCRAPER_SCRAPED, &scraper),
+                errored: ctx.telemetry.counter_of(&SCRAPER_ERRORED, &scraper),
                 job,
             };
             tracing::info!(url = %l.url, interval = ?l.interval, "scraping pprof");

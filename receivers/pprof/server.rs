@@ -10,11 +10,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use profcol_pdata::pprof::PprofError;
-use profcol_pipeline::ConsumeError;
+use profcol_pipeline::metadata_from_headers;
 use tokio_util::sync::CancellationToken;
 
 use super::config::ServerMode;
 use super::{Ingest, IngestError};
+use crate::error::{ServeError, bind};
 use crate::multipart;
 use profcol_settings::{DecompressError, decompress};
 
@@ -99,17 +100,11 @@ async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
     } else {
         &body
     };
-    let mut metadata = BTreeMap::new();
-    if state.cfg.include_metadata {
-        for (k, v) in &headers {
-            if let Ok(v) = v.to_str() {
-                metadata
-                    .entry(k.as_str().to_ascii_lowercase())
-                    .or_insert_with(Vec::new)
-                    .push(v.to_owned());
-            }
-        }
-    }
+    let metadata = if state.cfg.include_metadata {
+        metadata_from_headers(&headers)
+    } else {
+        BTreeMap::new()
+    };
     match state
         .ingest
         .ingest(payload, &BTreeMap::new(), metadata, "http")
@@ -121,13 +116,12 @@ async fn push(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body
             format!("pprof exceeds {limit} bytes after decompression"),
         ),
         Err(IngestError::Invalid(e)) => text(StatusCode::BAD_REQUEST, e.to_string()),
-        Err(IngestError::Refused(ConsumeError::Permanent(m))) => text(StatusCode::BAD_REQUEST, m),
-        Err(IngestError::Refused(ConsumeError::Retryable {
-            message,
-            retry_after,
-        })) => {
-            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, message);
-            let secs = retry_after.map_or(1, |d| d.as_secs().max(1));
+        Err(IngestError::Refused(e)) if e.is_permanent() => {
+            text(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(IngestError::Refused(e)) => {
+            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+            let secs = e.retry_after().map_or(1, |d| d.as_secs().max(1));
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -150,13 +144,10 @@ pub(super) async fn serve(
     cfg: ServerMode,
     ingest: Arc<Ingest>,
     stop: CancellationToken,
-) -> Result<tokio::task::JoinHandle<()>, String> {
-    let listener = tokio::net::TcpListener::bind(&cfg.endpoint)
-        .await
-        .map_err(|e| format!("cannot listen for pprof pushes on {}: {e}", cfg.endpoint))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+) -> Result<tokio::task::JoinHandle<()>, ServeError> {
+    let (listener, local) = bind("pprof pushes", &cfg.endpoint).await?;
     let tls = match &cfg.tls {
-        Some(t) => Some(t.rustls_config().map_err(|e| format!("tls: {e}"))?),
+        Some(t) => Some(t.rustls_config()?),
         None => None,
     };
     let path = cfg.path.clone();

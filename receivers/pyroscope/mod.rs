@@ -3,6 +3,7 @@
 //! `POST /push.v1.PusherService/Push` over Connect (protobuf or JSON) and gRPC, all on one port.
 
 pub mod config;
+mod error;
 mod grpc;
 mod ingest;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use profcol_config::{ConfigErrors, Kind, Section, Signal};
@@ -22,14 +23,16 @@ use profcol_pdata::synth::kv;
 use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
-    BuildError, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
-    ReceiverFactory, StartError, Telemetry,
+    BuildError, Component, ComponentInfo, Consumer, Context, Counter, ReceiverFactory,
+    ReceiverObserver, StartError, TaskComponent, TaskSet, Tasks, metadata_from_headers,
 };
 use prost::Message;
-use tokio_util::sync::CancellationToken;
 
 pub use config::PyroscopeReceiverConfig;
+pub(crate) use error::RecvError;
 
+use crate::error::{ServeError, bind};
+use crate::metrics::{EMPTY_PROFILES, PYROSCOPE_PROFILE_ID_DROPPED};
 use profcol_settings::{DecompressError, decompress};
 
 pub struct PyroscopeReceiverFactory;
@@ -55,87 +58,18 @@ impl ReceiverFactory for PyroscopeReceiverFactory {
     ) -> Result<Box<dyn Component>, BuildError> {
         let cfg = PyroscopeReceiverConfig::load(section)?;
         let shared = Arc::new(Shared::new(&ctx, cfg, next));
-        Ok(Box::new(PyroscopeReceiver {
+        Ok(Box::new(TaskComponent::new(PyroscopeReceiver {
             shared,
             ctx,
-            stop: CancellationToken::new(),
-            task: Default::default(),
-        }))
+        })))
     }
-}
-
-/// Why a request was not taken, with the status Pyroscope answers.
-#[derive(Debug)]
-pub(crate) enum RecvError {
-    /// 400 `invalid_argument`.
-    BadRequest(String),
-    /// 422 (`/ingest` pprof or JFR that could not be ingested).
-    Unprocessable(String),
-    /// 413.
-    TooLarge(String),
-    /// 415.
-    Unsupported(String),
-    /// 429 / 503: the pipeline pushed back.
-    Refused(ConsumeError),
-}
-
-impl RecvError {
-    fn status(&self) -> (StatusCode, &'static str) {
-        match self {
-            RecvError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_argument"),
-            RecvError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_argument"),
-            RecvError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "resource_exhausted"),
-            RecvError::Unsupported(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_argument"),
-            RecvError::Refused(ConsumeError::Permanent(_)) => {
-                (StatusCode::BAD_REQUEST, "invalid_argument")
-            }
-            RecvError::Refused(ConsumeError::Retryable { .. }) => {
-                (StatusCode::TOO_MANY_REQUESTS, "resource_exhausted")
-            }
-        }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            RecvError::BadRequest(m)
-            | RecvError::Unprocessable(m)
-            | RecvError::TooLarge(m)
-            | RecvError::Unsupported(m) => m.clone(),
-            RecvError::Refused(e) => e.to_string(),
-        }
-    }
-
-    /// The Connect-style JSON error response Pyroscope sends.
-    pub(crate) fn response(&self) -> Response {
-        let (status, code) = self.status();
-        let body = serde_json::json!({"code": code, "message": self.message()}).to_string();
-        let mut r = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-        if let RecvError::Refused(ConsumeError::Retryable { retry_after, .. }) = self {
-            let secs = retry_after.map_or(1, |d| d.as_secs().max(1));
-            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-        }
-        if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS {
-            r.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        r
-    }
-}
-
-struct Counters {
-    accepted: Counter,
-    refused: Counter,
 }
 
 pub(crate) struct Shared {
-    next: Arc<dyn Consumer>,
+    observer: ReceiverObserver,
     cfg: PyroscopeReceiverConfig,
     opts: ToOtlpOptions,
-    telemetry: Telemetry,
     id: String,
-    counters: std::sync::Mutex<BTreeMap<&'static str, Arc<Counters>>>,
     empty: Counter,
     dropped_profile_id: Counter,
 }
@@ -157,41 +91,13 @@ impl Shared {
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
         Shared {
-            empty: t.counter("profcol_receiver_empty_profiles", "Profiles without samples, counted and dropped.", "{profile}", &[("receiver", &id)]),
-            dropped_profile_id: t.counter("profcol_receiver_pyroscope_profile_id_dropped", "/ingest profiles dropped because `name` carried a profile_id label (as Pyroscope does).", "{profile}", &[("receiver", &id)]),
-            next,
+            empty: t.counter_of(&EMPTY_PROFILES, &[("receiver", &id)]),
+            dropped_profile_id: t.counter_of(&PYROSCOPE_PROFILE_ID_DROPPED, &[("receiver", &id)]),
+            observer: ReceiverObserver::new(ctx, next, &[]),
             cfg,
             opts,
-            telemetry: t.clone(),
             id,
-            counters: Default::default(),
         }
-    }
-
-    fn counters(&self, transport: &'static str) -> Arc<Counters> {
-        let mut m = match self.counters.lock() {
-            Ok(m) => m,
-            Err(p) => p.into_inner(),
-        };
-        m.entry(transport)
-            .or_insert_with(|| {
-                let l = [("receiver", self.id.as_str()), ("transport", transport)];
-                Arc::new(Counters {
-                    accepted: self.telemetry.counter(
-                        "otelcol_receiver_accepted_profile_samples",
-                        "Number of profile samples successfully pushed into the pipeline.",
-                        "{sample}",
-                        &l,
-                    ),
-                    refused: self.telemetry.counter(
-                        "otelcol_receiver_refused_profile_samples",
-                        "Number of profile samples that could not be pushed into the pipeline.",
-                        "{sample}",
-                        &l,
-                    ),
-                })
-            })
-            .clone()
     }
 
     fn limit(&self) -> usize {
@@ -207,17 +113,11 @@ impl Shared {
     }
 
     fn metadata(&self, headers: &HeaderMap) -> BTreeMap<String, Vec<String>> {
-        let mut m = BTreeMap::new();
         if self.cfg.include_metadata {
-            for (k, v) in headers {
-                if let Ok(v) = v.to_str() {
-                    m.entry(k.as_str().to_ascii_lowercase())
-                        .or_insert_with(Vec::new)
-                        .push(v.to_owned());
-                }
-            }
+            metadata_from_headers(headers)
+        } else {
+            BTreeMap::new()
         }
-        m
     }
 
     /// Hands a finished request to the pipeline.
@@ -227,11 +127,10 @@ impl Shared {
         metadata: BTreeMap<String, Vec<String>>,
         transport: &'static str,
     ) -> Result<(), RecvError> {
-        let n = builder.sample_count();
-        if n == 0 {
+        if builder.sample_count() == 0 {
+            self.observer.succeed(transport);
             return Ok(());
         }
-        let c = self.counters(transport);
         let batch = Batch::new(
             builder.finish(),
             RequestContext {
@@ -239,16 +138,7 @@ impl Shared {
                 received: std::time::SystemTime::now(),
             },
         );
-        match self.next.consume(batch).await {
-            Ok(()) => {
-                c.accepted.add(n as u64);
-                Ok(())
-            }
-            Err(e) => {
-                c.refused.add(n as u64);
-                Err(RecvError::Refused(e))
-            }
-        }
+        Ok(self.observer.forward(transport, batch).await?)
     }
 
     /// Converts every series of a Push request; one bad series fails the whole request.
@@ -445,52 +335,36 @@ async fn route(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 struct PyroscopeReceiver {
     shared: Arc<Shared>,
     ctx: Context,
-    stop: CancellationToken,
-    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl Component for PyroscopeReceiver {
-    fn start(&self) -> BoxFuture<'_, Result<(), StartError>> {
-        Box::pin(async move {
-            let endpoint = self.shared.cfg.endpoint.clone();
-            let listener = tokio::net::TcpListener::bind(&endpoint)
-                .await
-                .map_err(|e| {
-                    StartError::new(
-                        &self.ctx.id,
-                        format!("cannot listen for Pyroscope clients on {endpoint}: {e}"),
-                    )
-                })?;
-            let local = listener
-                .local_addr()
-                .map_err(|e| StartError::new(&self.ctx.id, e))?;
-            let app = axum::Router::new()
-                .fallback(route)
-                .with_state(self.shared.clone());
-            let stop = self.stop.clone();
-            tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
-            let tls = match &self.shared.cfg.tls {
-                Some(t) => Some(
-                    t.rustls_config()
-                        .map_err(|e| StartError::new(&self.ctx.id, format!("tls: {e}")))?,
-                ),
-                None => None,
-            };
-            let handle = crate::http_server::spawn(listener, app, tls, stop, "Pyroscope");
-            if let Ok(mut t) = self.task.lock() {
-                *t = Some(handle);
-            }
-            Ok(())
-        })
+impl PyroscopeReceiver {
+    async fn serve(&self, tasks: &TaskSet) -> Result<(), ServeError> {
+        let (listener, local) = bind("Pyroscope clients", &self.shared.cfg.endpoint).await?;
+        let app = axum::Router::new()
+            .fallback(route)
+            .with_state(self.shared.clone());
+        tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
+        let tls = match &self.shared.cfg.tls {
+            Some(t) => Some(t.rustls_config()?),
+            None => None,
+        };
+        tasks.add(crate::http_server::spawn(
+            listener,
+            app,
+            tls,
+            tasks.stop_token(),
+            "Pyroscope",
+        ));
+        Ok(())
     }
+}
 
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
+impl Tasks for PyroscopeReceiver {
+    fn start<'a>(&'a self, tasks: &'a TaskSet) -> BoxFuture<'a, Result<(), StartError>> {
         Box::pin(async move {
-            self.stop.cancel();
-            let t = self.task.lock().ok().and_then(|mut t| t.take());
-            if let Some(t) = t {
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), t).await;
-            }
+            self.serve(tasks)
+                .await
+                .map_err(|e| StartError::new(&self.ctx.id, e))
         })
     }
 }

@@ -1534,15 +1534,14 @@ async fn oversize_profile_is_413() {
 #[tokio::test]
 async fn pipeline_refusal_is_429_or_400() {
     let r = start(json!({})).await;
-    *r.sink.refuse.lock().unwrap() = Some(ConsumeError::Retryable {
-        message: "memory limit".into(),
-        retry_after: Some(Duration::from_secs(3)),
-    });
+    *r.sink.refuse.lock().unwrap() = Some(
+        ConsumeError::retryable("memory limit").with_retry_after(Some(Duration::from_secs(3))),
+    );
     let resp = r.post(VALID_FOLDED, "text/plain", "a 1").await;
     assert_eq!(resp.status, 429);
     assert_eq!(resp.header("retry-after"), "3");
     assert_eq!(resp.json()["code"], "resource_exhausted");
-    *r.sink.refuse.lock().unwrap() = Some(ConsumeError::Permanent("no".into()));
+    *r.sink.refuse.lock().unwrap() = Some(ConsumeError::permanent("no"));
     let resp = r
         .push(&PushRequest {
             series: vec![series(

@@ -1,0 +1,238 @@
+//! What every receiver shares (the Collector's `receiverhelper`): a [`ReceiverObserver`] that
+//! forwards batches to the next consumer and counts accepted and refused samples and requests per
+//! transport, and [`metadata_from_headers`] for `include_metadata`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use profcol_pdata::Batch;
+
+use crate::component::Context;
+use crate::consumer::{ConsumeError, Consumer};
+use crate::metrics::{RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REQUESTS};
+use crate::telemetry::{Counter, Telemetry};
+
+/// The Collector's receiver series of one transport (`grpc`, `http`, ...).
+pub struct TransportMetrics {
+    /// `otelcol_receiver_accepted_profile_samples`
+    pub accepted: Counter,
+    /// `otelcol_receiver_refused_profile_samples`
+    pub refused: Counter,
+    /// `otelcol_receiver_requests{outcome="success"}`
+    pub requests_ok: Counter,
+    /// `otelcol_receiver_requests{outcome="failure"}`
+    pub requests_failed: Counter,
+}
+
+impl TransportMetrics {
+    fn new(t: &Telemetry, receiver: &str, transport: &str) -> TransportMetrics {
+        let l = [("receiver", receiver), ("transport", transport)];
+        let req = |outcome| {
+            t.counter_of(
+                &RECEIVER_REQUESTS,
+                &[
+                    ("receiver", receiver),
+                    ("transport", transport),
+                    ("outcome", outcome),
+                ],
+            )
+        };
+        TransportMetrics {
+            accepted: t.counter_of(&RECEIVER_ACCEPTED, &l),
+            refused: t.counter_of(&RECEIVER_REFUSED, &l),
+            requests_ok: req("success"),
+            requests_failed: req("failure"),
+        }
+    }
+}
+
+/// Forwards a receiver's batches to the next consumer and counts them per transport.
+///
+/// [`forward`](ReceiverObserver::forward) hands a batch on and counts its samples as accepted
+/// with a successful request, or as refused with a failed one; [`refuse`](ReceiverObserver::refuse)
+/// counts a request refused before anything was forwarded (undecodable, invalid) and
+/// [`succeed`](ReceiverObserver::succeed) one that had nothing to forward.
+pub struct ReceiverObserver {
+    id: String,
+    telemetry: Telemetry,
+    next: Arc<dyn Consumer>,
+    transports: Mutex<BTreeMap<&'static str, Arc<TransportMetrics>>>,
+}
+
+impl ReceiverObserver {
+    /// An observer for receiver `ctx.id`; the series of `transports` exist from the start (others
+    /// on first use).
+    pub fn new(
+        ctx: &Context,
+        next: Arc<dyn Consumer>,
+        transports: &[&'static str],
+    ) -> ReceiverObserver {
+        let o = ReceiverObserver {
+            id: ctx.id.to_string(),
+            telemetry: ctx.telemetry.clone(),
+            next,
+            transports: Mutex::new(BTreeMap::new()),
+        };
+        for t in transports {
+            o.transport(t);
+        }
+        o
+    }
+
+    /// The receiver's id (for logs and labels).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    /// The series of `transport`.
+    pub fn transport(&self, transport: &'static str) -> Arc<TransportMetrics> {
+        let mut m = match self.transports.lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        m.entry(transport)
+            .or_insert_with(|| {
+                Arc::new(TransportMetrics::new(&self.telemetry, &self.id, transport))
+            })
+            .clone()
+    }
+
+    /// Hands `batch` to the next consumer, counting its samples as accepted or refused.
+    pub async fn forward(&self, transport: &'static str, batch: Batch) -> Result<(), ConsumeError> {
+        let m = self.transport(transport);
+        let n = batch.sample_count() as u64;
+        match self.next.consume(batch).await {
+            Ok(()) => {
+                m.accepted.add(n);
+                m.requests_ok.add(1);
+                Ok(())
+            }
+            Err(e) => {
+                m.refused.add(n);
+                m.requests_failed.add(1);
+                tracing::warn!(receiver = %self.id, samples = n, kind = %e.kind(), error = %e, "pipeline refused data");
+                Err(e)
+            }
+        }
+    }
+
+    /// A request refused before forwarding, with the samples it held (0 when unknown).
+    pub fn refuse(&self, transport: &'static str, samples: u64) {
+        let m = self.transport(transport);
+        m.refused.add(samples);
+        m.requests_failed.add(1);
+    }
+
+    /// A request answered with success that had nothing to forward.
+    pub fn succeed(&self, transport: &'static str) {
+        self.transport(transport).requests_ok.add(1);
+    }
+}
+
+/// Request metadata from HTTP headers or gRPC metadata (`MetadataMap::into_headers`): lower-case
+/// names, every value of a repeated header, non-text values skipped.
+pub fn metadata_from_headers(headers: &http::HeaderMap) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in headers {
+        if let Ok(v) = v.to_str() {
+            m.entry(k.as_str().to_ascii_lowercase())
+                .or_default()
+                .push(v.to_owned());
+        }
+    }
+    m
+}
+
+/// [`metadata_from_headers`] for a gRPC request's metadata (binary `-bin` entries skipped).
+pub fn metadata_from_grpc(
+    metadata: &tonic::metadata::MetadataMap,
+) -> BTreeMap<String, Vec<String>> {
+    metadata_from_headers(&metadata.clone().into_headers())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::{BoxFuture, Discard};
+
+    struct Refuse;
+    impl Consumer for Refuse {
+        fn consume(&self, _b: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+            Box::pin(async { Err(ConsumeError::throttled("full")) })
+        }
+    }
+
+    fn ctx(t: &Telemetry) -> Context {
+        Context {
+            id: profcol_config::ComponentId {
+                ty: "otlp".into(),
+                name: None,
+            },
+            telemetry: t.clone(),
+            shutdown: Default::default(),
+            ready: Default::default(),
+        }
+    }
+
+    fn batch() -> Batch {
+        Batch::new(
+            profcol_pdata::synth::stacks("svc", &[(&["a", "b"], 3)]),
+            profcol_pdata::RequestContext::default(),
+        )
+    }
+
+    #[tokio::test]
+    async fn forward_counts_per_transport() {
+        let t = Telemetry::new();
+        let ok = ReceiverObserver::new(&ctx(&t), Arc::new(Discard), &["grpc"]);
+        assert_eq!(
+            t.value(RECEIVER_ACCEPTED.name, &[("transport", "grpc")]),
+            Some(0)
+        );
+        let n = batch().sample_count() as i64;
+        ok.forward("http", batch())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            t.value(RECEIVER_ACCEPTED.name, &[("transport", "http")]),
+            Some(n)
+        );
+        let ok_requests = [("transport", "http"), ("outcome", "success")];
+        assert_eq!(t.value(RECEIVER_REQUESTS.name, &ok_requests), Some(1));
+
+        let t = Telemetry::new();
+        let refusing = ReceiverObserver::new(&ctx(&t), Arc::new(Refuse), &[]);
+        let e = refusing.forward("grpc", batch()).await.err();
+        assert!(e.is_some_and(|e| e.kind() == crate::ErrorKind::Throttled));
+        assert_eq!(
+            t.value(RECEIVER_REFUSED.name, &[("transport", "grpc")]),
+            Some(n)
+        );
+        refusing.refuse("grpc", 5);
+        let failed = [("transport", "grpc"), ("outcome", "failure")];
+        assert_eq!(t.value(RECEIVER_REQUESTS.name, &failed), Some(2));
+    }
+
+    #[test]
+    fn headers_to_metadata() {
+        let mut h = http::HeaderMap::new();
+        h.append("X-Scope-OrgID", http::HeaderValue::from_static("t1"));
+        h.append("x-scope-orgid", http::HeaderValue::from_static("t2"));
+        h.append(
+            "bin",
+            http::HeaderValue::from_bytes(&[0xff]).unwrap_or(http::HeaderValue::from_static("")),
+        );
+        let m = metadata_from_headers(&h);
+        assert_eq!(m.get("x-scope-orgid").map(Vec::len), Some(2));
+        let mut g = tonic::metadata::MetadataMap::new();
+        g.insert("tenant", tonic::metadata::MetadataValue::from_static("a"));
+        assert_eq!(
+            metadata_from_grpc(&g).get("tenant"),
+            Some(&vec!["a".to_owned()])
+        );
+    }
+}
