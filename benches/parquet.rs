@@ -27,7 +27,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
-use profcol_exporters::parquet::{ParquetConfig, ParquetExporter, Settings, arrays, writer};
+use profcol_exporters::parquet::{ParquetConfig, ParquetExporter, Settings, writer};
+use profcol_layout::arrays;
 use profcol_pdata::{ExportProfilesServiceRequest, RequestBuilder, ValidationOptions, validate};
 use prost::Message;
 

@@ -15,8 +15,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use profcol_query::ops::{self, TopOptions, TopOrder};
-use profcol_query::testdata::{SYNTHETIC_HOTTEST, Synthetic, write_synthetic};
 use profcol_query::{Filter, Session};
+use profcol_testkit::query_data::{SYNTHETIC_HOTTEST, Synthetic, write_synthetic};
 
 const PROFILE_TYPE: &str = "cpu:nanoseconds:cpu:nanoseconds";
 

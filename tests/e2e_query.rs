@@ -32,7 +32,7 @@ fn json(args: &[&str]) -> serde_json::Value {
 
 fn known() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
-    profcol_query::testdata::write_known(dir.path()).unwrap();
+    profcol_testkit::query_data::write_known(dir.path()).unwrap();
     let p = dir.path().to_str().unwrap().to_owned();
     (dir, p)
 }

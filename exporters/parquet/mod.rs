@@ -1,12 +1,10 @@
 //! The `parquet` exporter: one row per sample in hive-partitioned Parquet files
 //! (`<base>/profiles/service_name=…/date=…/hour=…/part-<min_time_ns>-<uuid>.parquet`), on a local
-//! disk or in object storage. The layout is `shared/specs/parquet.md`; see README.md.
+//! disk or in object storage. The layout (schema, rows, `stack_id`, writer settings) is the
+//! `profcol-layout` crate's; this module rolls, stages and commits the files. See README.md.
 
-pub mod arrays;
 pub mod config;
 mod error;
-pub mod rows;
-pub mod schema;
 pub mod writer;
 
 #[cfg(test)]
@@ -522,7 +520,7 @@ impl Shared {
 }
 
 fn default_object_staging(url: &str, id: &str) -> PathBuf {
-    let mut h = rows::StableHash::new();
+    let mut h = profcol_layout::StableHash::new();
     h.str(url);
     h.str(id);
     std::env::temp_dir()

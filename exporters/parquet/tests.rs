@@ -23,9 +23,11 @@ use profcol_pdata::resource::Resource;
 use profcol_pdata::{DictionaryBuilder, ExportProfilesServiceRequest, synth};
 
 use super::config::parse_target;
-use super::rows::{PartKey, StableHash, encode_value};
 use super::writer::{CloseReason, FlushReason, clean_staging};
 use super::*;
+use profcol_layout::StableHash;
+use profcol_layout::partition::{PartKey, encode_value};
+use profcol_layout::{arrays, schema};
 
 const HOUR: i64 = 3_600_000_000_000;
 /// 2023-11-14T22:13:20Z, the synth requests' profile time.

@@ -11,18 +11,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::{KeyValue, SortingColumn};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
-use profcol_pipeline::{Counter, Gauge, Telemetry};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use profcol_layout::arrays::{profiles_batch, stacks_batch};
+use profcol_layout::partition::PartKey;
+use profcol_layout::props::{FileLayout, FileOptions, TableKind, writer_properties};
+use profcol_layout::schema::{self, meta};
+use profcol_layout::tables::{RowLimits, Rows, Tables, sorted_rows};
+use profcol_layout::{LayoutError, Sink};
 
-use super::arrays::{profiles_batch, stacks_batch};
 use super::config::Layout;
-use super::rows::{PartKey, Rows, Sink, Tables, sorted_rows};
-use super::schema::{self, BLOOM_COLUMNS, SCHEMA_VERSION, meta};
+
+mod metrics;
+mod staging;
+
+pub use metrics::{CloseReason, FlushReason, Metrics};
+pub use staging::{clean_staging, commit_local, idle_for, is_stale, owner_name};
 
 /// A row group is written before its list columns pass this many elements (Arrow `List` offsets
 /// are 32-bit).
@@ -88,124 +94,15 @@ impl Settings {
         }
     }
 
-    fn layout_name(&self) -> &'static str {
-        match self.layout {
-            Layout::Denormalized => "denormalized",
-            Layout::Normalized => "normalized",
-        }
-    }
-}
-
-/// The exporter's own metrics (beside the exporter helper's `otelcol_exporter_*`).
-#[derive(Clone, Default)]
-pub struct Metrics {
-    pub files_created: Counter,
-    pub files_closed: [Counter; 6],
-    pub rows_written: Counter,
-    pub bytes_written: Counter,
-    pub row_groups: [Counter; 5],
-    pub open_writers: Gauge,
-    pub buffered_bytes: Gauge,
-    pub dropped_rows: Counter,
-    pub pending_uploads: Gauge,
-    pub upload_failures: Counter,
-}
-
-/// Why a file closed (label `reason` of `files_closed`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CloseReason {
-    Size = 0,
-    Age = 1,
-    Hour = 2,
-    Evicted = 3,
-    Memory = 4,
-    Shutdown = 5,
-}
-
-const CLOSE_REASONS: [&str; 6] = ["size", "age", "hour", "evicted", "memory", "shutdown"];
-
-/// Why buffered rows were written as a row group (label `reason` of `flushes`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FlushReason {
-    Rows = 0,
-    Bytes = 1,
-    Interval = 2,
-    Memory = 3,
-    Close = 4,
-}
-
-const FLUSH_REASONS: [&str; 5] = ["rows", "bytes", "interval", "memory", "close"];
-
-impl Metrics {
-    pub fn new(t: &Telemetry, id: &str) -> Metrics {
-        let l = [("exporter", id)];
-        let closed = |r: &str| {
-            t.counter(
-                "profcol_exporter_parquet_files_closed",
-                "Parquet files completed (made visible or queued for upload), by reason.",
-                "{file}",
-                &[("exporter", id), ("reason", r)],
-            )
-        };
-        let flushed = |r: &str| {
-            t.counter(
-                "profcol_exporter_parquet_flushes",
-                "Buffered rows written to an open Parquet file as row groups, by reason.",
-                "{flush}",
-                &[("exporter", id), ("reason", r)],
-            )
-        };
-        Metrics {
-            files_created: t.counter(
-                "profcol_exporter_parquet_files_created",
-                "Parquet files opened (in staging).",
-                "{file}",
-                &l,
-            ),
-            files_closed: CLOSE_REASONS.map(closed),
-            rows_written: t.counter(
-                "profcol_exporter_parquet_rows_written",
-                "Rows (samples) in Parquet files that became visible.",
-                "{row}",
-                &l,
-            ),
-            bytes_written: t.counter(
-                "profcol_exporter_parquet_bytes_written",
-                "Bytes of Parquet files that became visible (both tables).",
-                "By",
-                &l,
-            ),
-            row_groups: FLUSH_REASONS.map(flushed),
-            open_writers: t.gauge(
-                "profcol_exporter_parquet_open_writers",
-                "Open partitions (each one file being written).",
-                "{writer}",
-                &l,
-            ),
-            buffered_bytes: t.gauge(
-                "profcol_exporter_parquet_buffered_bytes",
-                "Memory held by buffered rows and per-file tables (estimate).",
-                "By",
-                &l,
-            ),
-            dropped_rows: t.counter(
-                "profcol_exporter_parquet_dropped_rows",
-                "Rows lost because a file could not be written or committed.",
-                "{row}",
-                &l,
-            ),
-            pending_uploads: t.gauge(
-                "profcol_exporter_parquet_pending_uploads",
-                "Finished files waiting for (another attempt at) their upload.",
-                "{file}",
-                &l,
-            ),
-            upload_failures: t.counter(
-                "profcol_exporter_parquet_upload_failures",
-                "Failed upload attempts (retried later).",
-                "{attempt}",
-                &l,
-            ),
+    /// The settings that shape each file.
+    pub fn file_options(&self) -> FileOptions {
+        FileOptions {
+            layout: match self.layout {
+                Layout::Denormalized => FileLayout::Denormalized,
+                Layout::Normalized => FileLayout::Normalized,
+            },
+            compression_level: self.compression_level,
+            row_group_rows: self.row_group_rows,
         }
     }
 }
@@ -246,103 +143,19 @@ fn staging_name() -> String {
     format!("{}.tmp", owner_name())
 }
 
-/// `<pid>-<host>-<uuid>`: who wrote a staging entry, so a restart can tell its own abandoned
-/// files from those of another instance sharing the directory.
-pub fn owner_name() -> String {
-    format!(
-        "{}-{}-{}",
-        std::process::id(),
-        host_tag(),
-        uuid::Uuid::new_v4()
-    )
-}
-
-/// This machine's host name, alphanumerics only (at most 32), or `host`.
-fn host_tag() -> &'static str {
-    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    TAG.get_or_init(|| {
-        let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .ok()
-            .or_else(|| std::env::var("HOSTNAME").ok())
-            .unwrap_or_default();
-        let tag: String = raw
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(32)
-            .collect();
-        if tag.is_empty() { "host".into() } else { tag }
-    })
-}
-
-/// Writer properties of one file.
+/// Writer properties of one file (the layout crate's, with this exporter's settings).
 fn properties(
     s: &Settings,
     key: &PartKey,
-    table: &str,
+    table: TableKind,
     dict_bytes: usize,
-    sorted: bool,
 ) -> Result<WriterProperties, WriteError> {
-    let (date, hour) = key.date_hour();
-    let level = ZstdLevel::try_new(s.compression_level)?;
-    let mut b = WriterProperties::builder()
-        .set_created_by(format!("profcol {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(Compression::ZSTD(level))
-        .set_max_row_group_row_count(Some(s.row_group_rows))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(meta::SCHEMA_VERSION.into(), SCHEMA_VERSION.to_owned()),
-            KeyValue::new(meta::LAYOUT.into(), s.layout_name().to_owned()),
-            KeyValue::new(meta::TABLE.into(), table.to_owned()),
-            KeyValue::new(meta::SERVICE_NAME.into(), key.service.clone()),
-            KeyValue::new(meta::DATE.into(), date),
-            KeyValue::new(meta::HOUR.into(), hour),
-        ]));
-    if sorted {
-        // Leaf columns 0 and 1 are `time` and `profile_type` in the profiles schemas.
-        b = b.set_sorting_columns(Some(vec![
-            SortingColumn {
-                column_idx: 1,
-                descending: false,
-                nulls_first: false,
-            },
-            SortingColumn {
-                column_idx: 0,
-                descending: false,
-                nulls_first: false,
-            },
-        ]));
-        for c in BLOOM_COLUMNS {
-            let p = ColumnPath::from(c);
-            b = b
-                .set_column_bloom_filter_enabled(p.clone(), true)
-                .set_column_bloom_filter_fpp(p, 0.01);
-        }
-    } else {
-        // stacks: sorted by stack_id.
-        b = b.set_sorting_columns(Some(vec![SortingColumn {
-            column_idx: 0,
-            descending: false,
-            nulls_first: false,
-        }]));
-    }
-    // Parquet falls back from dictionary to plain encoding once a column chunk's dictionary
-    // passes the page size limit (1 MiB by default); give the frame columns room for every
-    // distinct function of a busy partition.
-    //
-    // Min/max statistics of the frame strings prune nothing (every page holds whole stacks) and
-    // cost as much as the rest of the encoding (a string comparison per element), so those six
-    // list columns have none.
-    let limit = (dict_bytes.saturating_mul(2)).clamp(1 << 20, 64 << 20);
-    for f in schema::frame_fields() {
-        if matches!(f.data_type(), DataType::List(i) if matches!(i.data_type(), DataType::Dictionary(..)))
-        {
-            let path = ColumnPath::new(vec![f.name().clone(), "list".into(), "item".into()]);
-            b = b
-                .set_column_dictionary_page_size_limit(path.clone(), limit)
-                .set_column_statistics_enabled(path, EnabledStatistics::None);
-        }
-    }
-    Ok(b.build())
+    Ok(writer_properties(
+        &s.file_options(),
+        key,
+        table,
+        dict_bytes,
+    )?)
 }
 
 impl Partition {
@@ -373,7 +186,7 @@ impl Partition {
         let path = s.staging.join(staging_name());
         let f = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
         let dict_bytes = self.tables.frame_dict_bytes();
-        let writer = properties(s, &self.key, "profiles", dict_bytes, true).and_then(|props| {
+        let writer = properties(s, &self.key, TableKind::Profiles, dict_bytes).and_then(|props| {
             Ok(ArrowWriter::try_new(
                 f,
                 s.profiles_schema.clone(),
@@ -503,7 +316,7 @@ fn write_stacks(
     let path = s.staging.join(staging_name());
     let result = (|| {
         let f = File::create(&path).map_err(io(format!("creating {}", path.display())))?;
-        let props = properties(s, key, "stacks", t.frame_dict_bytes(), false)?;
+        let props = properties(s, key, TableKind::Stacks, t.frame_dict_bytes())?;
         let mut w = ArrowWriter::try_new(f, s.stacks_schema.clone(), Some(props))?;
         let mut order: Vec<u32> = (0..t.stacks.len() as u32).collect();
         order.sort_by_key(|&i| t.stacks.ids.get(i as usize).copied().unwrap_or(0));
@@ -632,7 +445,7 @@ impl State {
         req: &profcol_pdata::ExportProfilesServiceRequest,
         fallback_ns: i64,
     ) -> usize {
-        let n = super::rows::append_request(req, fallback_ns, self);
+        let n = profcol_layout::append_request(req, fallback_ns, self);
         self.after_append();
         n
     }
@@ -805,8 +618,8 @@ impl Sink for State {
         std::mem::take(&mut self.evicted)
     }
 
-    fn limits(&self) -> super::rows::RowLimits {
-        super::rows::RowLimits {
+    fn limits(&self) -> RowLimits {
+        RowLimits {
             rows: self.settings.row_group_rows,
             bytes: usize::try_from(self.settings.row_group_bytes).unwrap_or(usize::MAX),
             elements: MAX_ELEMENTS,
@@ -821,79 +634,6 @@ impl Sink for State {
     }
 }
 
-/// Moves finished files of a local base into place (stacks before profiles). Returns the bytes.
-pub fn commit_local(base: &Path, f: &Finished) -> Result<u64, WriteError> {
-    let mut bytes = 0;
-    for file in &f.files {
-        let dest = base.join(&file.rel);
-        if let Some(dir) = dest.parent() {
-            std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-        }
-        std::fs::rename(&file.staging, &dest).map_err(io(format!(
-            "moving {} to {}",
-            file.staging.display(),
-            dest.display()
-        )))?;
-        if let Some(dir) = dest.parent()
-            && let Ok(d) = File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        bytes += file.bytes;
-    }
-    Ok(bytes)
-}
-
-/// Whether a process id is running (Linux `/proc`; elsewhere assume it is).
-fn pid_alive(pid: u32) -> bool {
-    let proc_ = Path::new("/proc");
-    if !proc_.join("self").exists() {
-        return true;
-    }
-    proc_.join(pid.to_string()).exists()
-}
-
-/// True when a staging entry named `<pid>-<host>-…` ([`owner_name`]) was abandoned: written on
-/// this host by a process that is gone (or by a previous process with our pid, e.g. pid 1 in a
-/// restarted container), or, written elsewhere (another instance on a shared volume), untouched
-/// for longer than `abandon_after`. `idle` is how long ago the entry was last modified.
-pub fn is_stale(name: &str, idle: Option<Duration>, abandon_after: Duration) -> bool {
-    let mut parts = name.splitn(3, '-');
-    let Some(pid) = parts.next().and_then(|p| p.parse::<u32>().ok()) else {
-        return false;
-    };
-    if parts.next() == Some(host_tag()) {
-        pid == std::process::id() || !pid_alive(pid)
-    } else {
-        idle.is_some_and(|d| d > abandon_after)
-    }
-}
-
-/// How long ago a file was last modified.
-pub fn idle_for(meta: &std::fs::Metadata) -> Option<Duration> {
-    meta.modified().ok()?.elapsed().ok()
-}
-
-/// Deletes the abandoned `*.tmp` files in a staging directory (they were never visible; see
-/// [`is_stale`]). Returns how many were removed.
-pub fn clean_staging(dir: &Path, abandon_after: Duration) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let idle = e.metadata().ok().and_then(|m| idle_for(&m));
-        if name.ends_with(".tmp")
-            && is_stale(&name, idle, abandon_after)
-            && std::fs::remove_file(e.path()).is_ok()
-        {
-            removed += 1;
-        }
-    }
-    removed
-}
-
 /// Writes sorted `profiles` batches of one partition as a Parquet file with the exporter's
 /// writer settings (no staging, no rolling): the encoding step alone, for benchmarks and tools.
 /// Returns the file size.
@@ -902,18 +642,8 @@ pub fn write_parquet(
     s: &Settings,
     key: &PartKey,
     batches: &[arrow::record_batch::RecordBatch],
-) -> Result<u64, WriteError> {
-    let Some(first) = batches.first() else {
-        return Ok(0);
-    };
-    let f = File::create(path).map_err(io(format!("creating {}", path.display())))?;
-    let props = properties(s, key, "profiles", 0, true)?;
-    let mut w = ArrowWriter::try_new(f, first.schema(), Some(props))?;
-    for b in batches {
-        w.write(b)?;
-    }
-    let file = w.into_inner()?;
-    Ok(file.metadata().map(|m| m.len()).unwrap_or(0))
+) -> Result<u64, LayoutError> {
+    profcol_layout::props::write_profiles_file(path, &s.file_options(), key, batches)
 }
 
 /// Writes batches as an Arrow IPC file (to hand the exact table to other writers).

@@ -17,6 +17,7 @@ pub mod merge;
 pub mod pprof;
 pub mod pyroscope;
 pub mod synth;
+pub mod time;
 pub mod validate;
 pub mod view;
 

@@ -3,8 +3,10 @@
 //! Views index the dictionary directly, so they must only be built over validated requests; an
 //! out-of-range index (impossible after validation) resolves to the zero entry instead of panicking.
 
+use std::borrow::Cow;
+
 use crate::collector::ExportProfilesServiceRequest;
-use crate::common::AnyValue;
+use crate::common::{AnyValue, KeyValue, any_value::Value};
 use crate::proto::{
     Function, KeyValueAndUnit, Link, Location, Mapping, Profile, ProfilesDictionary,
     ResourceProfiles, Sample, ScopeProfiles, Stack,
@@ -14,17 +16,31 @@ fn get<T>(table: &[T], i: i32) -> Option<&T> {
     usize::try_from(i).ok().and_then(|u| table.get(u))
 }
 
-/// One resolved stack frame.
+/// One resolved stack frame: one line of a location (a location without lines is one frame with
+/// empty function fields), with its mapping and the location's frame type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame<'a> {
     /// Function name, or its system name when the name is unset, or "" when unknown.
     pub function: &'a str,
     pub system_name: &'a str,
     pub file: &'a str,
+    /// The function's `start_line` (0 when unknown).
+    pub start_line: i64,
     pub line: i64,
+    pub column: i64,
     pub address: u64,
     /// File name of the mapping (binary or library), "" when unknown.
     pub mapping: &'a str,
+    /// The mapping's build id: the attribute `process.executable.build_id.gnu`, else `.go`, else
+    /// `.htlhash` (the precedence of a pprof mapping's build id), "" when none.
+    pub build_id: &'a str,
+    /// The mapping's `memory_start`, `memory_limit` and `file_offset` (0 without a mapping).
+    pub mapping_start: u64,
+    pub mapping_limit: u64,
+    pub mapping_offset: u64,
+    /// The location attribute `profile.frame.type` as text (`native`, `kernel`, `go`, …), ""
+    /// when absent.
+    pub frame_type: Cow<'a, str>,
     /// True when this frame was inlined into the next (caller) frame.
     pub inlined: bool,
 }
@@ -92,28 +108,81 @@ impl<'a> Dict<'a> {
         })
     }
 
+    /// Renders an attribute value as text (as [`any_value_text`]), resolving string-table
+    /// references.
+    pub fn value_text(&self, v: Option<&'a AnyValue>) -> Cow<'a, str> {
+        match v.and_then(|v| v.value.as_ref()) {
+            Some(Value::StringValue(s)) => Cow::Borrowed(s.as_str()),
+            Some(Value::StringValueStrindex(i)) => Cow::Borrowed(self.string(*i)),
+            _ => Cow::Owned(any_value_text(v)),
+        }
+    }
+
+    /// The key of a resource or scope attribute: inline, or a string-table reference.
+    pub fn key_of(&self, kv: &'a KeyValue) -> &'a str {
+        if kv.key.is_empty() && kv.key_strindex > 0 {
+            self.string(kv.key_strindex)
+        } else {
+            &kv.key
+        }
+    }
+
+    /// The build id of a mapping (see [`Frame::build_id`]).
+    pub fn build_id(&self, m: &'a Mapping) -> &'a str {
+        let mut found: [&str; 3] = ["", "", ""];
+        for &a in &m.attribute_indices {
+            let Some((k, v, _)) = self.attribute(a) else {
+                continue;
+            };
+            let slot = match k {
+                "process.executable.build_id.gnu" => 0,
+                "process.executable.build_id.go" => 1,
+                "process.executable.build_id.htlhash" => 2,
+                _ => continue,
+            };
+            match v.and_then(|v| v.value.as_ref()) {
+                Some(Value::StringValue(s)) => found[slot] = s,
+                Some(Value::StringValueStrindex(i)) => found[slot] = self.string(*i),
+                _ => {}
+            }
+        }
+        found.into_iter().find(|s| !s.is_empty()).unwrap_or("")
+    }
+
     /// The frames of a location, leaf first (inlined callees before their caller).
     pub fn location_frames(&self, loc_index: i32, out: &mut Vec<Frame<'a>>) {
         let Some(loc) = self.location(loc_index) else {
             return;
         };
         let mapping = if loc.mapping_index == 0 {
-            ""
+            None
         } else {
             self.mapping(loc.mapping_index)
-                .map(|m| self.string(m.filename_strindex))
-                .unwrap_or("")
+        };
+        let mut frame_type: Cow<'a, str> = Cow::Borrowed("");
+        for &a in &loc.attribute_indices {
+            if let Some(("profile.frame.type", v, _)) = self.attribute(a) {
+                frame_type = self.value_text(v);
+            }
+        }
+        let base = Frame {
+            function: "",
+            system_name: "",
+            file: "",
+            start_line: 0,
+            line: 0,
+            column: 0,
+            address: loc.address,
+            mapping: mapping.map_or("", |m| self.string(m.filename_strindex)),
+            build_id: mapping.map_or("", |m| self.build_id(m)),
+            mapping_start: mapping.map_or(0, |m| m.memory_start),
+            mapping_limit: mapping.map_or(0, |m| m.memory_limit),
+            mapping_offset: mapping.map_or(0, |m| m.file_offset),
+            frame_type,
+            inlined: false,
         };
         if loc.lines.is_empty() {
-            out.push(Frame {
-                function: "",
-                system_name: "",
-                file: "",
-                line: 0,
-                address: loc.address,
-                mapping,
-                inlined: false,
-            });
+            out.push(base);
             return;
         }
         let last = loc.lines.len() - 1;
@@ -125,10 +194,11 @@ impl<'a> Dict<'a> {
                 function: if name.is_empty() { system_name } else { name },
                 system_name,
                 file: f.map(|f| self.string(f.filename_strindex)).unwrap_or(""),
+                start_line: f.map_or(0, |f| f.start_line),
                 line: line.line,
-                address: loc.address,
-                mapping,
+                column: line.column,
                 inlined: i != last,
+                ..base.clone()
             });
         }
     }
@@ -225,7 +295,6 @@ pub fn samples(req: &ExportProfilesServiceRequest) -> impl Iterator<Item = Sampl
 
 /// Renders an `AnyValue` as plain text (strings unquoted).
 pub fn any_value_text(v: Option<&AnyValue>) -> String {
-    use crate::common::any_value::Value;
     match v.and_then(|v| v.value.as_ref()) {
         None => String::new(),
         Some(Value::StringValue(s)) => s.clone(),

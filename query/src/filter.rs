@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{QueryError, Result};
-use crate::rows::{date_hour, rfc3339};
-use profcol_settings::time::days_from_civil;
+use profcol_layout::partition::{date_hour, rfc3339};
+use profcol_pdata::time::days_from_civil;
 
 /// A SQL string literal.
 pub fn quote(s: &str) -> String {
@@ -260,15 +260,15 @@ mod tests {
     fn times() {
         assert_eq!(
             parse_time("2026-11-25T10:00:00Z", 0).unwrap(),
-            crate::testdata::KNOWN_V1_TIME
+            profcol_testkit::query_data::KNOWN_V1_TIME
         );
         assert_eq!(
             parse_time("2026-11-25T10", 0).unwrap(),
-            crate::testdata::KNOWN_V1_TIME
+            profcol_testkit::query_data::KNOWN_V1_TIME
         );
         assert_eq!(
             parse_time("2026-11-25 10:00:00.5", 0).unwrap(),
-            crate::testdata::KNOWN_V1_TIME + 500_000_000
+            profcol_testkit::query_data::KNOWN_V1_TIME + 500_000_000
         );
         assert_eq!(
             parse_time("2h", 10_000_000_000_000).unwrap(),
@@ -279,11 +279,11 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("1x"), None);
         let w = TimeWindow::parse_at("2026-11-25T10..2026-11-25T11", 0).unwrap();
-        assert_eq!(w.start, Some(crate::testdata::KNOWN_V1_TIME));
-        assert_eq!(w.end, Some(crate::testdata::KNOWN_V2_TIME));
+        assert_eq!(w.start, Some(profcol_testkit::query_data::KNOWN_V1_TIME));
+        assert_eq!(w.end, Some(profcol_testkit::query_data::KNOWN_V2_TIME));
         assert!(TimeWindow::parse_at("2026-11-25T11..2026-11-25T10", 0).is_err());
         assert_eq!(
-            rfc3339(crate::testdata::KNOWN_V1_TIME),
+            rfc3339(profcol_testkit::query_data::KNOWN_V1_TIME),
             "2026-11-25T10:00:00Z"
         );
     }

@@ -9,10 +9,11 @@ pub mod filter;
 pub mod flame;
 pub mod ops;
 pub mod render;
-pub mod rows;
-pub mod schema;
 pub mod source;
-pub mod testdata;
+
+/// The Parquet layout the tables follow (the `profcol-layout` crate's schema, shared with the
+/// `parquet` exporter).
+pub use profcol_layout::schema;
 
 pub use error::{QueryError, Result};
 pub use filter::{Filter, TimeWindow};

@@ -16,8 +16,7 @@ use futures::StreamExt;
 use profcol_pdata::ExportProfilesServiceRequest;
 
 use crate::error::{QueryError, Result};
-use crate::rows::{RowsBuilder, rows_from_request};
-use crate::schema::PARTITION_COLUMNS;
+use profcol_layout::schema::PARTITION_COLUMNS;
 
 /// The table every query reads.
 pub const TABLE: &str = "samples";
@@ -202,19 +201,19 @@ impl Session {
     }
 
     /// An in-memory `samples` table from a validated OTLP request (one profile file given with
-    /// `--input`), laid out as the `parquet` exporter would write it.
+    /// `--input`): exactly the rows the `parquet` exporter writes for it (the same flattening,
+    /// `profcol_layout::flatten`), plus the partition columns. Samples without any time get the
+    /// current time, as the exporter gives them the time it received them.
     pub fn from_request(req: &ExportProfilesServiceRequest, name: &str) -> Result<Session> {
-        let rows = rows_from_request(req);
-        if rows.is_empty() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        let batches = profcol_layout::flatten([req], now)?
+            .iter()
+            .map(|(key, b)| profcol_layout::with_partition_columns(b, key))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        if batches.iter().all(|b| b.num_rows() == 0) {
             return Err(QueryError::NoData(format!("{name} holds no samples")));
-        }
-        let mut b = RowsBuilder::with_partitions();
-        let mut batches = Vec::new();
-        for chunk in rows.chunks(8192) {
-            for r in chunk {
-                b.append(r);
-            }
-            batches.push(b.finish()?);
         }
         Self::from_batches(batches, name)
     }

@@ -1,10 +1,10 @@
 //! `top`, `diff` and flame graphs on Parquet data with known answers (built by
-//! `profcol_query::testdata`): `hot_loop` is hottest by self time in `shop`, and `regressed_fn`
+//! `profcol_testkit::query_data`): `hot_loop` is hottest by self time in `shop`, and `regressed_fn`
 //! grew from 5 % (v1) to 40 % (v2) of CPU.
 
 use profcol_query::ops::{self, DiffOptions, Metric, Side, TopOptions, TopOrder};
-use profcol_query::testdata::{self, KNOWN_UNIT};
 use profcol_query::{Filter, Session, TimeWindow, flame};
+use profcol_testkit::query_data::{self as testdata, KNOWN_UNIT};
 
 async fn known_session() -> (tempfile::TempDir, Session) {
     let dir = tempfile::tempdir().unwrap();

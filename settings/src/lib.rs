@@ -23,7 +23,9 @@ pub mod http;
 pub mod load;
 pub mod queue;
 pub mod retry;
-pub mod time;
+/// Calendar math, HTTP dates and RFC 3339 live in `profcol-pdata` (the layout and query use
+/// them without the settings); re-exported here for the components.
+pub use profcol_pdata::time;
 pub mod tls;
 
 pub use crate::compression::{Compression, DecompressError, decompress};

@@ -1,4 +1,5 @@
-//! Partition tables + a row order → Arrow record batches (`profiles` and `stacks`).
+//! Partition tables + a row order → Arrow record batches (`profiles` and `stacks`), and the
+//! whole flattening of requests into sorted `profiles` batches ([`flatten`]).
 
 use std::sync::Arc;
 
@@ -12,8 +13,12 @@ use arrow::datatypes::{ArrowPrimitiveType, DataType, Field, Int32Type, SchemaRef
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
-use super::rows::{Consts, FrameRow, Interner, NONE, Tables, d};
-use super::schema::{self, PROMOTED};
+use profcol_pdata::ExportProfilesServiceRequest;
+
+use crate::append::{Sink, append_request};
+use crate::partition::PartKey;
+use crate::schema::{self, PROMOTED};
+use crate::tables::{Consts, FrameRow, Interner, NONE, RowLimits, Tables, d, sorted_rows};
 
 fn nulls_from(valid: impl Iterator<Item = bool>) -> Option<NullBuffer> {
     let n = NullBuffer::from_iter(valid);
@@ -311,12 +316,10 @@ pub fn stacks_batch(
 /// Every row of the given requests as sorted `profiles` batches, one per partition (no files,
 /// no limits): what the exporter writes, for benchmarks and tools.
 pub fn flatten<'a>(
-    reqs: impl IntoIterator<Item = &'a profcol_pdata::ExportProfilesServiceRequest>,
+    reqs: impl IntoIterator<Item = &'a ExportProfilesServiceRequest>,
     fallback_ns: i64,
-) -> Result<Vec<(super::rows::PartKey, RecordBatch)>, ArrowError> {
+) -> Result<Vec<(PartKey, RecordBatch)>, ArrowError> {
     use std::collections::BTreeMap;
-
-    use super::rows::{PartKey, Sink, append_request, sorted_rows};
 
     #[derive(Default)]
     struct Collect(BTreeMap<PartKey, Tables>);
@@ -327,8 +330,8 @@ pub fn flatten<'a>(
         fn take_evicted(&mut self) -> Vec<PartKey> {
             Vec::new()
         }
-        fn limits(&self) -> super::rows::RowLimits {
-            super::rows::RowLimits {
+        fn limits(&self) -> RowLimits {
+            RowLimits {
                 rows: usize::MAX,
                 bytes: usize::MAX,
                 elements: usize::MAX,
@@ -347,6 +350,24 @@ pub fn flatten<'a>(
             profiles_batch(&t, &order, &schema, true).map(|b| (k, b))
         })
         .collect()
+}
+
+/// A `profiles` batch of one partition with the partition columns appended (`service_name`
+/// unencoded, `date`, `hour`; Utf8): the rows as a hive-partitioned reader shows them
+/// ([`schema::table_schema`]).
+pub fn with_partition_columns(
+    batch: &RecordBatch,
+    key: &PartKey,
+) -> Result<RecordBatch, ArrowError> {
+    let (date, hour) = key.date_hour();
+    let n = batch.num_rows();
+    let mut cols: Vec<ArrayRef> = batch.columns().to_vec();
+    for v in [key.service.as_str(), &date, &hour] {
+        cols.push(Arc::new(StringArray::from_iter_values(
+            std::iter::repeat_n(v, n),
+        )));
+    }
+    RecordBatch::try_new(schema::table_schema(), cols)
 }
 
 /// Concatenates batches of one schema into one (dictionaries are merged).

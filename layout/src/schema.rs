@@ -1,5 +1,11 @@
-//! The Arrow schemas of the files (see `shared/specs/parquet.md`): `profiles` (one row per
-//! sample), and for the normalized layout `profiles` without the frame lists plus `stacks`.
+//! The Arrow schemas of the files: `profiles` (one row per sample), and for the normalized
+//! layout `profiles` without the frame lists plus `stacks`.
+//!
+//! These are the columns of the layout spec (`specs/parquet.md`, outside this repository), in
+//! its order: `Dict` = `Dictionary(Int32, Utf8)`, `Ts` = `Timestamp(Nanosecond, "UTC")`; frames
+//! are parallel leaf-first lists (one list column per frame field, since DataFusion cannot read
+//! one field of a `List<Struct>` without reading them all); the partition columns
+//! (`service_name`, `date`, `hour`) are in the path only.
 
 use std::sync::Arc;
 
@@ -141,6 +147,21 @@ pub fn normalized_profiles_schema() -> SchemaRef {
 pub fn stacks_schema() -> SchemaRef {
     let mut f = vec![Field::new("stack_id", DataType::UInt64, false)];
     f.extend(frame_fields());
+    Arc::new(Schema::new(f))
+}
+
+/// Hive partition columns, outermost first. Their values are strings in the path
+/// (`service_name=shop/date=2026-11-25/hour=10`), never columns of the file body (DataFusion
+/// refuses a column that is in both).
+pub const PARTITION_COLUMNS: [&str; 3] = ["service_name", "date", "hour"];
+
+/// The `profiles` schema plus the partition columns (Utf8) as a hive-partitioned reader shows
+/// them: the `samples` table of `profcol query`.
+pub fn table_schema() -> SchemaRef {
+    let mut f: Vec<Field> = sample_fields(true);
+    for p in PARTITION_COLUMNS {
+        f.push(Field::new(p, DataType::Utf8, false));
+    }
     Arc::new(Schema::new(f))
 }
 
