@@ -477,6 +477,3 @@ impl Sender for PushSender {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod test_server;
