@@ -41,20 +41,10 @@ fn smoke() -> bool {
 }
 const SHIFT_NS: u64 = 10_000_000_000;
 
-fn fixture(rel: &str) -> Option<Vec<u8>> {
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/testdata")
-            .join(rel),
-        Path::new("/work/shared/testdata").join(rel),
-    ];
-    match candidates.iter().find_map(|p| std::fs::read(p).ok()) {
-        Some(b) => Some(b),
-        None => {
-            eprintln!("skipping {rel}: not found under ../shared/testdata");
-            None
-        }
-    }
+/// A shared test input's bytes (fails when the shared test data is absent).
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = profcol_testkit::require::testdata(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
 }
 
 fn validated(mut req: ExportProfilesServiceRequest) -> ExportProfilesServiceRequest {
@@ -108,7 +98,7 @@ fn replicate(
 }
 
 fn ebpf() -> Option<Vec<Arc<ExportProfilesServiceRequest>>> {
-    let bytes = fixture("grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin")?;
+    let bytes = fixture("grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin");
     let req = validated(ExportProfilesServiceRequest::decode(&bytes[..]).expect("capture decodes"));
     let per_batch = (8192 / profcol_pdata::sample_count(&req).max(1)).max(1);
     Some(replicate(&req, per_batch))
@@ -116,7 +106,7 @@ fn ebpf() -> Option<Vec<Arc<ExportProfilesServiceRequest>>> {
 
 fn large_cpu() -> Option<Vec<Arc<ExportProfilesServiceRequest>>> {
     use profcol_pdata::pprof;
-    let bytes = fixture("google-pprof/large.cpu")?;
+    let bytes = fixture("google-pprof/large.cpu");
     let plain = pprof::decompress(&bytes, 1 << 30)
         .expect("decompress")
         .0

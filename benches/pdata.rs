@@ -7,15 +7,14 @@
 //! Run: `cargo bench --bench pdata` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput};
 use profcol_pdata::{ExportProfilesServiceRequest, ValidationOptions, merge, split, validate};
 use prost::Message;
 
 fn fixture_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata/grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin")
+    profcol_testkit::require::testdata(profcol_testkit::require::EBPF_CAPTURE)
 }
 
 fn decode(bytes: &[u8]) -> ExportProfilesServiceRequest {
@@ -91,16 +90,7 @@ fn bench_json(c: &mut Criterion, bytes: &[u8]) {
 
 fn main() {
     let path = fixture_path();
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) => {
-            println!(
-                "skipping pdata benchmarks: {} not found ({e})",
-                path.display()
-            );
-            return;
-        }
-    };
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let mut c = Criterion::default().configure_from_args();
     bench_decode(&mut c, &bytes);
     bench_merge_split(&mut c, &bytes);

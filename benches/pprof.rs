@@ -5,27 +5,19 @@
 //! Run: `cargo bench --bench pprof` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput};
 use profcol_pdata::pprof::{self, Profile, ToOtlpOptions};
 use prost::Message;
 
-fn fixture(rel: &str) -> Option<Vec<u8>> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata")
-        .join(rel);
-    match std::fs::read(&p) {
-        Ok(b) => Some(b),
-        Err(_) => {
-            eprintln!("skipping {rel}: {} not found", p.display());
-            None
-        }
-    }
+/// A shared test input's bytes (fails when the shared test data is absent).
+fn fixture(rel: &str) -> Vec<u8> {
+    let p = profcol_testkit::require::testdata(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
 }
 
 fn bench_file(c: &mut Criterion, name: &str, rel: &str) {
-    let Some(bytes) = fixture(rel) else { return };
+    let bytes = fixture(rel);
     // The baseline decodes the same protobuf bytes, so decompress once up front.
     let plain = pprof::decompress(&bytes, 1 << 30)
         .expect("fixture decompresses")

@@ -294,12 +294,8 @@ fn status_message(r: &HttpResponse) -> String {
 
 #[test]
 fn http_bad_requests_get_documented_errors_and_server_keeps_serving() {
-    let Some(ebpf_path) = common::testdata(common::EBPF_CAPTURE) else {
-        return;
-    };
-    let Some(old_path) = common::testdata(common::EBPF_CAPTURE_OLD) else {
-        return;
-    };
+    let ebpf_path = common::testdata(common::EBPF_CAPTURE);
+    let old_path = common::testdata(common::EBPF_CAPTURE_OLD);
     let ebpf = std::fs::read(&ebpf_path).expect("reading capture");
     let old = std::fs::read(&old_path).expect("reading capture");
     let ebpf_samples = profcol_pdata::sample_count(
@@ -625,15 +621,9 @@ fn http_bad_requests_get_documented_errors_and_server_keeps_serving() {
 
 #[test]
 fn grpc_bad_requests_get_documented_errors_and_server_keeps_serving() {
-    let Some(python) = common::python() else {
-        return;
-    };
-    let Some(ebpf_path) = common::testdata(common::EBPF_CAPTURE) else {
-        return;
-    };
-    let Some(old_path) = common::testdata(common::EBPF_CAPTURE_OLD) else {
-        return;
-    };
+    let python = common::python();
+    let ebpf_path = common::testdata(common::EBPF_CAPTURE);
+    let old_path = common::testdata(common::EBPF_CAPTURE_OLD);
     let ebpf = std::fs::read(&ebpf_path).expect("reading capture");
     let (server, grpc_port, _) = start_receiver();
     let dir = tempfile::tempdir().expect("tempdir");

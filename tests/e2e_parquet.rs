@@ -114,13 +114,13 @@ struct Inputs {
     pprof: Vec<Vec<u8>>,
 }
 
-fn inputs() -> Option<Inputs> {
-    let capture = std::fs::read(testdata(common::EBPF_CAPTURE)?).expect("capture");
+fn inputs() -> Inputs {
+    let capture = std::fs::read(testdata(common::EBPF_CAPTURE)).expect("capture");
     let mut pprof = Vec::new();
     for f in PPROF_FILES {
-        pprof.push(std::fs::read(testdata(f)?).expect("pprof file"));
+        pprof.push(std::fs::read(testdata(f)).expect("pprof file"));
     }
-    Some(Inputs { capture, pprof })
+    Inputs { capture, pprof }
 }
 
 impl Inputs {
@@ -370,9 +370,7 @@ fn with_ext(files: &[PathBuf], ext: &str) -> Vec<PathBuf> {
 
 #[test]
 fn duckdb_and_pyarrow_read_every_column_with_the_input_totals() {
-    let (Some(py), Some(inputs)) = (python(), inputs()) else {
-        return;
-    };
+    let (py, inputs) = (python(), inputs());
     let p = ports();
     let metrics = free_port();
     let base = tempfile::tempdir().expect("tempdir");
@@ -435,18 +433,13 @@ struct Moto {
 }
 
 impl Moto {
-    fn start(py: &Path) -> Option<Moto> {
-        let bin = py.parent()?.join("moto_server");
-        if !bin.exists() {
-            if std::env::var_os("CI").is_some() {
-                panic!(
-                    "{} not found (tests/python/requirements.txt installs moto[server])",
-                    bin.display()
-                );
-            }
-            eprintln!("SKIPPED: {} not found", bin.display());
-            return None;
-        }
+    fn start(py: &Path) -> Moto {
+        let bin = py.parent().unwrap_or(py).join("moto_server");
+        assert!(
+            bin.exists(),
+            "{} not found: README's test command, ./scripts/test, installs moto[server] from tests/python/requirements.txt into the venv",
+            bin.display()
+        );
         let port = free_port();
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -470,7 +463,7 @@ impl Moto {
             let _ = m.child.kill();
             panic!("moto_server did not start");
         }
-        Some(m)
+        m
     }
 
     fn script(&self, py: &Path, args: &[&str]) -> serde_json::Value {
@@ -495,12 +488,8 @@ impl Drop for Moto {
 
 #[test]
 fn s3_objects_appear_complete_and_read_back() {
-    let (Some(py), Some(inputs)) = (python(), inputs()) else {
-        return;
-    };
-    let Some(moto) = Moto::start(&py) else {
-        return;
-    };
+    let (py, inputs) = (python(), inputs());
+    let moto = Moto::start(&py);
     let bucket = "profcol-test";
     moto.script(&py, &["create-bucket", "--bucket", bucket]);
     let p = ports();
@@ -637,9 +626,7 @@ fn s3_objects_appear_complete_and_read_back() {
 
 #[test]
 fn killed_mid_write_leaves_nothing_visible_and_restart_continues() {
-    let (Some(py), Some(inputs)) = (python(), inputs()) else {
-        return;
-    };
+    let (py, inputs) = (python(), inputs());
     let base = tempfile::tempdir().expect("tempdir");
     let data = base.path().join("data");
     let parquet = format!(
@@ -689,18 +676,12 @@ fn killed_mid_write_leaves_nothing_visible_and_restart_continues() {
 }
 
 /// README's run command (the embedded default on its fixed ports) writes Parquet under
-/// ./profcol-data. Skips when a port is taken.
+/// ./profcol-data. Waits for the fixed ports (held by no other test meanwhile) and fails when one
+/// stays taken.
 #[test]
 fn embedded_default_writes_parquet() {
-    let (Some(py), Some(inputs)) = (python(), inputs()) else {
-        return;
-    };
-    for port in [4317, 4318, 13133, 8888] {
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-            eprintln!("SKIPPED: port {port} is in use, so the embedded default cannot start here");
-            return;
-        }
-    }
+    let (py, inputs) = (python(), inputs());
+    let _ports = common::default_ports();
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("stderr.log");
     let mut child = Command::new(common::profcol_bin())
@@ -784,7 +765,7 @@ fn embedded_default_writes_parquet() {
 
     // The same question asked of the input file directly (`--input`, no pipeline) gets the same
     // answer as over the exporter's Parquet.
-    let capture = testdata(common::EBPF_CAPTURE).expect("capture");
+    let capture = testdata(common::EBPF_CAPTURE);
     let capture = capture.to_string_lossy();
     let out = common::profcol_cmd(
         &[

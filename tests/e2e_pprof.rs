@@ -24,23 +24,6 @@ const LEGACY_MESSAGE: &str =
 // Go tooling
 // ---------------------------------------------------------------------------------------------
 
-/// `go` from PATH. Missing: a panic under CI, else a printed skip reason and `None`.
-fn go_bin() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("go"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let reason = "`go` not found on PATH (install Debian's golang-go)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{reason}; CI is set, so this is an error rather than a skip");
-        }
-        eprintln!("SKIPPED: {reason}");
-    }
-    found
-}
-
 /// A `go` command with a private build cache, no network and no inherited GOFLAGS.
 fn go_command(go: &Path) -> Command {
     let home = std::env::var_os("HOME")
@@ -528,24 +511,20 @@ fn profcol_stats(input: &Path) -> Vec<(String, i128)> {
 /// `legacy/*.converted.pb.gz`), grafana-pyroscope/pprof/*, grafana-alloy/*.pprof.
 fn proto_fixtures() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    if let Some(p) = testdata("google-pprof/large.cpu") {
-        files.push(p);
-    }
-    if let Some(p) = testdata("google-pprof/go.nomappings.crash")
-        && std::fs::read(&p).is_ok_and(|b| b.starts_with(&[0x1f, 0x8b]))
-    {
+    files.push(testdata("google-pprof/large.cpu"));
+    let p = testdata("google-pprof/go.nomappings.crash");
+    if std::fs::read(&p).is_ok_and(|b| b.starts_with(&[0x1f, 0x8b])) {
         files.push(p);
     }
     let mut list = |dir: &str, keep: &dyn Fn(&str) -> bool| {
-        if let Some(d) = testdata(dir) {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
-                .expect("reading test data")
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(keep))
-                .collect();
-            v.sort();
-            files.extend(v);
-        }
+        let d = testdata(dir);
+        let mut v: Vec<PathBuf> = std::fs::read_dir(&d)
+            .expect("reading test data")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && p.file_name().and_then(|n| n.to_str()).is_some_and(keep))
+            .collect();
+        v.sort();
+        files.extend(v);
     };
     list("google-pprof/legacy", &|n| n.ends_with(".converted.pb.gz"));
     list("grafana-pyroscope/pprof", &|n| !n.ends_with(".md"));
@@ -563,9 +542,7 @@ fn proto_fixtures() -> Vec<PathBuf> {
 /// and per sample type the same total and the same total per (stack of locations, label set).
 #[test]
 fn go_pprof_oracle_round_trip() {
-    let Some(go) = go_bin() else {
-        return;
-    };
+    let go = common::go();
     let files = proto_fixtures();
     if files.is_empty() {
         return;
@@ -685,9 +662,7 @@ fn quirky_real_profiles_convert() {
         "pyspy-1.pb.gz",
     ];
     for name in names {
-        let Some(input) = testdata(&format!("grafana-pyroscope/pprof/{name}")) else {
-            continue;
-        };
+        let input = testdata(&format!("grafana-pyroscope/pprof/{name}"));
         let arg = input.display().to_string();
         let dir = tempfile::tempdir().expect("tempdir");
         let out_pprof = convert_to_pprof(&input, dir.path());
@@ -725,9 +700,8 @@ fn quirky_real_profiles_convert() {
             "{name}: totals change in pprof → pprof"
         );
         assert!(!a.is_empty(), "{name}: --stats printed no profiles");
-        if name == "dotnet-pprof-3.pb.gz"
-            && let Some(go) = go_bin()
-        {
+        if name == "dotnet-pprof-3.pb.gz" {
+            let go = common::go();
             let raw = go_pprof_raw(&go, &out_pprof).unwrap_or_else(|e| {
                 panic!("{name}: go tool pprof cannot read profcol's repaired output: {e}")
             });
@@ -746,9 +720,7 @@ fn quirky_real_profiles_convert() {
 /// an `error:` line. Sniffed and with `--from pprof`.
 #[test]
 fn legacy_formats_are_refused() {
-    let Some(dir) = testdata("google-pprof/legacy") else {
-        return;
-    };
+    let dir = testdata("google-pprof/legacy");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("reading legacy dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -829,7 +801,8 @@ fn garbage_and_truncated_inputs_fail_cleanly() {
         inputs.push((format!("random-{seed:x}-gzip-magic"), magic));
     }
     let mut truncated: Vec<(String, Vec<u8>)> = Vec::new();
-    if let Some(large) = testdata("google-pprof/large.cpu") {
+    {
+        let large = testdata("google-pprof/large.cpu");
         let gz = std::fs::read(&large).expect("reading large.cpu");
         let mut plain = Vec::new();
         std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut plain)
@@ -890,12 +863,8 @@ fn garbage_and_truncated_inputs_fail_cleanly() {
 /// first, with the totals go tool pprof computes.
 #[test]
 fn stats_match_go_totals() {
-    let Some(go) = go_bin() else {
-        return;
-    };
-    let Some(large) = testdata("google-pprof/large.cpu") else {
-        return;
-    };
+    let go = common::go();
+    let large = testdata("google-pprof/large.cpu");
     let raw = parse_raw(&go_pprof_raw(&go, &large).expect("go tool pprof reads large.cpu"));
     let stats = profcol_stats(&large);
     assert_eq!(
@@ -940,9 +909,7 @@ fn folded_totals(text: &str) -> BTreeMap<String, i64> {
 /// Brendan Gregg's folded stacks → OTLP/JSON → folded give the input's totals per stack.
 #[test]
 fn folded_round_trip_through_otlp_json() {
-    let Some(dir) = testdata("brendangregg-FlameGraph") else {
-        return;
-    };
+    let dir = testdata("brendangregg-FlameGraph");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("reading FlameGraph dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -1050,9 +1017,7 @@ fn fetch_allocs(http: &Http, port: u16, dir: &Path, name: &str) -> Vec<(String, 
 /// labels become resource attributes, and the dead target only counts errors.
 #[test]
 fn scrape_real_go_program() {
-    let Some(go) = go_bin() else {
-        return;
-    };
+    let go = common::go();
     let bin_dir = tempfile::tempdir().expect("tempdir");
     let src = common::repo_root().join("tests/go/pprofserver");
     let mut build = go_command(&go);
@@ -1288,12 +1253,8 @@ fn by_type_and_stack(s: &common::Summary) -> BTreeMap<(String, String), i64> {
 /// with the receiver's resource attributes.
 #[test]
 fn push_server() {
-    let Some(heap) = testdata("grafana-pyroscope/pprof/go-heap.pb.gz") else {
-        return;
-    };
-    let Some(legacy) = testdata("google-pprof/legacy/cppbench.heap") else {
-        return;
-    };
+    let heap = testdata("grafana-pyroscope/pprof/go-heap.pb.gz");
+    let legacy = testdata("google-pprof/legacy/cppbench.heap");
     let heap_bytes = std::fs::read(&heap).expect("reading go-heap");
     let port = free_port();
     // Outside profcol's own dir, which goes away with it.
@@ -1413,7 +1374,8 @@ service:
     );
 
     // And per sample type, twice what go tool pprof counts.
-    if let Some(go) = go_bin() {
+    {
+        let go = common::go();
         let raw = parse_raw(&go_pprof_raw(&go, &heap).expect("go reads go-heap"));
         let mut totals: BTreeMap<String, i128> = BTreeMap::new();
         for req in &recs {

@@ -6,8 +6,6 @@
 //! the client's tenant forwarded; a 400 is not retried and is counted.
 
 mod common;
-#[path = "../exporters/pyroscope/test_server.rs"]
-mod test_server;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -16,11 +14,11 @@ use common::{Http, Profcol, free_port, metric_sum, poll, telemetry_yaml};
 use profcol_pdata::ExportProfilesServiceRequest;
 use profcol_pdata::pprof;
 use profcol_pdata::pyroscope::series;
-use prost::Message;
-use test_server::{
+use profcol_testkit::pyroscope_server::{
     PushServer, Reply, check_with_go, common_checks, expected_cpu_stacks, label, pushed, stacks,
     totals_by_type,
 };
+use prost::Message;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -105,25 +103,17 @@ fn post(http: &Http, port: u16, body: Vec<u8>, tenant: &str) {
 
 #[test]
 fn otlp_in_pyroscope_push_out() {
-    let (Some(ebpf), Some(expected)) = (
+    let (ebpf, expected) = (
         common::testdata(common::EBPF_CAPTURE),
         common::testdata("grafana-pyroscope/otlp/otel-ebpf-profile-cpu.expected.json"),
-    ) else {
-        return;
-    };
+    );
     let fixtures = [
         "grafana-pyroscope/pprof/go-cpu-uncompressed.pb",
         "grafana-pyroscope/pprof/go-heap.pb.gz",
         "grafana-pyroscope/pprof/profile_java.pb.gz",
         "grafana-pyroscope/pprof/nodejs-cpu-js.pb.gz",
     ];
-    let Some(paths) = fixtures
-        .iter()
-        .map(|f| common::testdata(f))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return;
-    };
+    let paths: Vec<_> = fixtures.iter().map(|f| common::testdata(f)).collect();
     let rt = runtime();
     let server = rt.block_on(PushServer::start());
     // The first push is throttled: the exporter must wait and deliver it once.
@@ -289,9 +279,7 @@ fn otlp_in_pyroscope_push_out() {
 
 #[test]
 fn rejected_push_is_not_retried_and_counted() {
-    let Some(path) = common::testdata("grafana-pyroscope/pprof/profile_rust.pb.gz") else {
-        return;
-    };
+    let path = common::testdata("grafana-pyroscope/pprof/profile_rust.pb.gz");
     let rt = runtime();
     let server = rt.block_on(PushServer::start());
     server.script([Reply::error(

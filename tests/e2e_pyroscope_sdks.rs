@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,14 +17,6 @@ use profcol_pdata::ExportProfilesServiceRequest;
 use profcol_pdata::pyroscope::PushRequest;
 use profcol_pdata::view::any_value_text;
 use prost::Message;
-
-/// Skips (printing why) outside CI; fails under CI, where every client must be installed.
-fn skip_or_panic(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{reason} (CI is set, so this is an error rather than a skip)");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
 
 /// A profcol with the `pyroscope` receiver on a free port, writing length-prefixed OTLP protobuf.
 struct Receiver {
@@ -145,26 +137,6 @@ fn flatten(reqs: &[ExportProfilesServiceRequest]) -> Vec<Flat> {
     out
 }
 
-/// The venv Python when it has the named modules importable; else skip (or fail under CI).
-fn python_with(modules: &[&str], what: &str) -> Option<PathBuf> {
-    let py = common::python()?;
-    let code = format!("import {}", modules.join(", "));
-    let out = Command::new(&py)
-        .args(["-c", &code])
-        .output()
-        .expect("running python");
-    if out.status.success() {
-        Some(py)
-    } else {
-        skip_or_panic(&format!(
-            "{what}: `{code}` fails in {} ({}); install tests/python/requirements.txt into it",
-            py.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-        None
-    }
-}
-
 /// Runs a tests/python script; returns its last stdout line parsed as JSON.
 fn run_script(py: &Path, script: &str, args: &[String]) -> serde_json::Value {
     let out = common::run_python(py, script, args, Duration::from_secs(120));
@@ -213,9 +185,7 @@ fn wait_for_function(r: &Receiver, service: &str, function: &str) -> Vec<Flat> {
 
 #[test]
 fn pyroscope_io_sdk_push() {
-    let Some(py) = python_with(&["pyroscope"], "pyroscope-io SDK test") else {
-        return;
-    };
+    let py = common::python_with(&["pyroscope"]);
     let r = Receiver::start("pyroscope-io");
     let app = "profcol-e2e-python";
     let summary = run_script(
@@ -255,12 +225,7 @@ fn pyroscope_io_sdk_push() {
 
 #[test]
 fn pyroscope_otel_span_profiles_become_links() {
-    let Some(py) = python_with(
-        &["pyroscope", "pyroscope.otel", "opentelemetry.sdk.trace"],
-        "pyroscope-otel SDK test",
-    ) else {
-        return;
-    };
+    let py = common::python_with(&["pyroscope", "pyroscope.otel", "opentelemetry.sdk.trace"]);
     let r = Receiver::start("pyroscope-otel");
     let app = "profcol-e2e-otel";
     let summary = run_script(
@@ -303,33 +268,9 @@ fn pyroscope_otel_span_profiles_become_links() {
     r.p.stop();
 }
 
-/// `node` and the installed `@pyroscope/nodejs` (tests/node, `npm ci`); else skip (fail in CI).
-fn node_sdk() -> Option<PathBuf> {
-    let dir = common::repo_root().join("tests/node");
-    if !dir
-        .join("node_modules/@pyroscope/nodejs/package.json")
-        .is_file()
-    {
-        skip_or_panic(&format!(
-            "@pyroscope/nodejs is not installed in {} (run: cd tests/node && npm ci)",
-            dir.display()
-        ));
-        return None;
-    }
-    match Command::new("node").arg("--version").output() {
-        Ok(o) if o.status.success() => Some(dir),
-        other => {
-            skip_or_panic(&format!("node is not runnable: {other:?}"));
-            None
-        }
-    }
-}
-
 #[test]
 fn nodejs_sdk_ingest() {
-    let Some(dir) = node_sdk() else {
-        return;
-    };
+    let dir = common::node_sdk();
     let r = Receiver::start("nodejs");
     let app = "profcol-e2e-node";
     let mut cmd = Command::new("node");
@@ -375,15 +316,15 @@ fn nodejs_sdk_ingest() {
 }
 
 /// A gzip-decoded capture body.
-fn capture_push(stem: &str) -> Option<(Vec<u8>, PushRequest)> {
-    let p = common::testdata(&format!("sdk-captures/{stem}.body.bin"))?;
+fn capture_push(stem: &str) -> (Vec<u8>, PushRequest) {
+    let p = common::testdata(&format!("sdk-captures/{stem}.body.bin"));
     let gz = std::fs::read(p).expect("reading capture");
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_end(&mut raw)
         .expect("gunzip capture");
     let push = PushRequest::decode(&raw[..]).expect("capture is a PushRequest");
-    Some((gz, push))
+    (gz, push)
 }
 
 /// Per `(service.name, sample type)` the summed pprof values of a PushRequest.
@@ -422,12 +363,8 @@ fn flat_totals(flat: &[Flat]) -> BTreeMap<(String, String), i64> {
 
 #[test]
 fn grpc_push_from_grpcio() {
-    let Some(py) = python_with(&["grpc"], "gRPC Push test") else {
-        return;
-    };
-    let Some((_, push)) = capture_push("pyroscope-rs-2.1.5_push_cpu_auth_001") else {
-        return;
-    };
+    let py = common::python_with(&["grpc"]);
+    let (_, push) = capture_push("pyroscope-rs-2.1.5_push_cpu_auth_001");
     let r = Receiver::start("grpc-push");
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("push.bin");
@@ -524,10 +461,7 @@ fn pyroscope_to_otlp_example_forwards_push_replays() {
     ];
     let mut captures = Vec::new();
     for s in stems {
-        let Some(c) = capture_push(s) else {
-            return;
-        };
-        captures.push(c);
+        captures.push(capture_push(s));
     }
     let (b_grpc, b_health) = (free_port(), free_port());
     let mut b = Profcol::start(

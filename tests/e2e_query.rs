@@ -311,22 +311,6 @@ fn query_prints_sql_results() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
 
-fn go_bin() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|d| d.join("go"))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        let reason = "`go` not found on PATH (install Debian's golang-go)";
-        if std::env::var_os("CI").is_some() {
-            panic!("{reason}; CI is set, so this is an error rather than a skip");
-        }
-        eprintln!("SKIPPED: {reason}");
-    }
-    found
-}
-
 /// `go tool pprof -top` rows: (flat seconds, cum seconds, function).
 fn go_top(go: &Path, file: &Path) -> Vec<(f64, f64, String)> {
     let home = std::env::var_os("HOME")
@@ -367,12 +351,8 @@ fn go_top(go: &Path, file: &Path) -> Vec<(f64, f64, String)> {
 
 #[test]
 fn top_on_one_pprof_file_agrees_with_go_tool_pprof() {
-    let Some(file) = common::testdata("google-pprof/large.cpu") else {
-        return;
-    };
-    let Some(go) = go_bin() else {
-        return;
-    };
+    let file = common::testdata("google-pprof/large.cpu");
+    let go = common::go();
     let want = go_top(&go, &file);
     assert!(want.len() >= 3, "{want:?}");
     let got = json(&[

@@ -2,7 +2,7 @@
 //! over `ssl`): OTLP gRPC and HTTP, pprof push and Pyroscope /ingest over TLS deliver, plain HTTP
 //! to a TLS port does not, and with `client_ca_file` a client without a certificate is refused
 //! on all of them. Certificates come
-//! from the `openssl` command line tool (installed by `.ci/run`).
+//! from the `openssl` command line tool (installed by `./scripts/test`).
 
 mod common;
 
@@ -27,16 +27,9 @@ fn openssl(dir: &Path, args: &[&str]) {
 
 /// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, both signed by
 /// the CA. Returns the directory holding `ca.pem`, `server.pem`, `server.key`, `client.pem`,
-/// `client.key`; None (skipped) without openssl outside CI.
-fn certificates(dir: &Path) -> Option<PathBuf> {
-    if Command::new("openssl").arg("version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl not found (.ci/run installs it)"
-        );
-        eprintln!("SKIPPED: openssl not found");
-        return None;
-    }
+/// `client.key`. Fails the test without openssl.
+fn certificates(dir: &Path) -> PathBuf {
+    common::openssl();
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
@@ -107,7 +100,7 @@ fn certificates(dir: &Path) -> Option<PathBuf> {
             ],
         );
     }
-    Some(dir.to_owned())
+    dir.to_owned()
 }
 
 struct Ports {
@@ -190,11 +183,11 @@ service:
 
 /// A Go heap profile (pushed to the pprof receiver) and a folded-stacks body (sent to the
 /// pyroscope receiver's /ingest), written beside the certificates.
-fn extra_bodies(certs: &Path) -> Option<(PathBuf, PathBuf)> {
-    let pprof = common::testdata("grafana-pyroscope/pprof/go-heap.pb.gz")?;
+fn extra_bodies(certs: &Path) -> (PathBuf, PathBuf) {
+    let pprof = common::testdata("grafana-pyroscope/pprof/go-heap.pb.gz");
     let folded = certs.join("cpu.folded");
     std::fs::write(&folded, "main;work;hash 30\nmain;idle 12\n").expect("folded");
-    Some((pprof, folded))
+    (pprof, folded)
 }
 
 fn send(
@@ -218,7 +211,8 @@ fn send(
         "--plain-http".to_owned(),
         format!("http://127.0.0.1:{}/v1development/profiles", p.http),
     ];
-    if let Some((pprof, folded)) = extra_bodies(certs) {
+    {
+        let (pprof, folded) = extra_bodies(certs);
         args.extend([
             "--post".to_owned(),
             format!("https://localhost:{}/v1/pprof", p.pprof),
@@ -263,13 +257,9 @@ fn delivered(pc: &Profcol, n: usize) -> usize {
 
 #[test]
 fn otlp_over_tls_and_mutual_tls() {
-    let (Some(py), Some(capture)) = (python(), common::testdata(common::EBPF_CAPTURE)) else {
-        return;
-    };
+    let (py, capture) = (python(), common::testdata(common::EBPF_CAPTURE));
     let tmp = tempfile::tempdir().expect("tempdir");
-    let Some(certs) = certificates(tmp.path()) else {
-        return;
-    };
+    let certs = certificates(tmp.path());
 
     // Server TLS: both transports deliver; plain HTTP to the TLS port gets no answer.
     let (pc, p) = start(&certs, false);

@@ -2,13 +2,12 @@
 //! embedded default pipeline (README's run command) takes OTLP in and writes ./profcol-data.
 
 mod common;
-#[path = "../exporters/pyroscope/test_server.rs"]
-mod test_server;
 
 use std::time::Duration;
 
 use common::{Http, Profcol, free_port, poll, read_proto_records, summarize, telemetry_yaml};
 use profcol_pdata::ExportProfilesServiceRequest;
+use profcol_testkit::pyroscope_server;
 use prost::Message;
 
 fn downstream_yaml(grpc: u16, health: u16) -> String {
@@ -59,9 +58,7 @@ fn every_example_validates() {
 
 #[test]
 fn forward_to_otlp_example_forwards() {
-    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
-        return;
-    };
+    let capture = common::testdata(common::EBPF_CAPTURE);
     let capture = std::fs::read(capture).expect("reading capture");
     let (b_grpc, b_health) = (free_port(), free_port());
     let mut b = Profcol::start(
@@ -112,19 +109,13 @@ fn forward_to_otlp_example_forwards() {
     b.stop();
 }
 
-/// README's run command: the embedded default on its fixed ports. Skips when a port is taken
-/// (another profcol or Collector on this machine).
+/// README's run command: the embedded default on its fixed ports. Waits for them (held by no
+/// other test meanwhile) and fails when one stays taken (another profcol or Collector on this
+/// machine).
 #[test]
 fn embedded_default_pipeline_writes_profcol_data() {
-    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
-        return;
-    };
-    for port in [4317, 4318, 13133, 8888] {
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
-            eprintln!("SKIPPED: port {port} is in use, so the embedded default cannot start here");
-            return;
-        }
-    }
+    let capture = common::testdata(common::EBPF_CAPTURE);
+    let _ports = common::default_ports();
     let capture = std::fs::read(capture).expect("reading capture");
     let dir = tempfile::tempdir().expect("tempdir");
     let stderr = std::fs::File::create(dir.path().join("stderr.log")).expect("log");
@@ -188,9 +179,7 @@ fn embedded_default_pipeline_writes_profcol_data() {
 /// `otlp-to-pyroscope.yaml`: OTLP in, Pyroscope Push out, the sender's tenant forwarded.
 #[test]
 fn otlp_to_pyroscope_example_pushes() {
-    let Some(capture) = common::testdata(common::EBPF_CAPTURE) else {
-        return;
-    };
+    let capture = common::testdata(common::EBPF_CAPTURE);
     // The capture is old: move its times to now, as a live profiler would send them, so the
     // exporter keeps it inside Pyroscope's ingestion window.
     let mut req =
@@ -220,7 +209,7 @@ fn otlp_to_pyroscope_example_pushes() {
         .enable_all()
         .build()
         .expect("runtime");
-    let server = rt.block_on(test_server::PushServer::start());
+    let server = rt.block_on(pyroscope_server::PushServer::start());
     let (grpc, http_port) = (free_port(), free_port());
     let env = [
         ("OTLP_GRPC_LISTEN", format!("127.0.0.1:{grpc}")),
@@ -252,7 +241,7 @@ fn otlp_to_pyroscope_example_pushes() {
             .all(|r| r.header("x-scope-orgid") == Some("team-a")),
         "tenant forwarded"
     );
-    let ps = test_server::pushed(&accepted);
+    let ps = pyroscope_server::pushed(&accepted);
     let ids: std::collections::BTreeSet<String> = ps.iter().flat_map(|p| p.type_ids()).collect();
     assert!(
         ids.contains("process_cpu:cpu:nanoseconds:cpu:nanoseconds"),
@@ -260,7 +249,7 @@ fn otlp_to_pyroscope_example_pushes() {
     );
     assert!(
         ps.iter()
-            .all(|p| test_server::label(&p.labels, "collector") == Some("profcol")),
+            .all(|p| pyroscope_server::label(&p.labels, "collector") == Some("profcol")),
         "external label"
     );
     a.stop();

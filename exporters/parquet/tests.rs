@@ -20,7 +20,9 @@ use profcol_pdata::proto::{
     Function, Line, Location, Mapping, Profile, ResourceProfiles, Sample, ScopeProfiles, ValueType,
 };
 use profcol_pdata::resource::Resource;
-use profcol_pdata::{DictionaryBuilder, ExportProfilesServiceRequest, synth};
+use profcol_pdata::{DictionaryBuilder, ExportProfilesServiceRequest};
+use profcol_testkit::require::testdata;
+use profcol_testkit::synth;
 
 use super::config::parse_target;
 use super::writer::{CloseReason, FlushReason, clean_staging};
@@ -1472,20 +1474,6 @@ fn byte_sizes() {
     assert!(config::parse_bytes("MiB").is_err());
 }
 
-fn testdata(rel: &str) -> Option<PathBuf> {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        here.join("../../shared/testdata").join(rel),
-        Path::new("/work/shared/testdata").join(rel),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .or_else(|| {
-        eprintln!("SKIPPED: test data {rel} not found");
-        None
-    })
-}
-
 fn pprof_request(path: &Path) -> ExportProfilesServiceRequest {
     use profcol_pdata::pprof;
     let bytes = std::fs::read(path).expect("read");
@@ -1506,8 +1494,9 @@ fn pprof_request(path: &Path) -> ExportProfilesServiceRequest {
 #[tokio::test]
 async fn real_profiles_keep_their_per_stack_totals() {
     let mut reqs = Vec::new();
-    if let Some(p) = testdata("grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin") {
+    {
         use prost::Message;
+        let p = testdata("grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin");
         let bytes = std::fs::read(p).expect("read");
         let req = ExportProfilesServiceRequest::decode(&bytes[..]).expect("decode");
         reqs.push(Arc::unwrap_or_clone(validated(req)));
@@ -1520,12 +1509,7 @@ async fn real_profiles_keep_their_per_stack_totals() {
         "grafana-pyroscope/pprof/invalid_utf8.pb.gz",
         "grafana-pyroscope/pprof/no_addr_no_line.pb.gz",
     ] {
-        if let Some(p) = testdata(f) {
-            reqs.push(pprof_request(&p));
-        }
-    }
-    if reqs.is_empty() {
-        return;
+        reqs.push(pprof_request(&testdata(f)));
     }
     for layout in [Layout::Denormalized, Layout::Normalized] {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -456,6 +456,3 @@ impl Sender for PushSender {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod test_server;

@@ -3,7 +3,6 @@
 //! retries, rejections, limits and the ingestion window.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,29 +13,16 @@ use profcol_pdata::pyroscope::attr;
 use profcol_pdata::pyroscope::series;
 use profcol_pdata::{Batch, ExportProfilesServiceRequest, RequestContext};
 use profcol_pipeline::{Component, Consumer, Context, ExporterFactory, Telemetry};
+use profcol_testkit::pyroscope_server::{
+    PushServer, Reply, check_with_go, common_checks, expected_cpu_stacks, label, pushed, stacks,
+    totals_by_type,
+};
+use profcol_testkit::require::testdata;
 use prost::Message;
 use serde_json::json;
 
 use super::PyroscopeFactory;
 use super::config::PyroscopeConfig;
-use super::test_server::{
-    PushServer, Reply, check_with_go, common_checks, expected_cpu_stacks, label, pushed, stacks,
-    totals_by_type,
-};
-
-fn testdata(rel: &str) -> Option<PathBuf> {
-    let candidates = [
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/testdata")
-            .join(rel),
-        Path::new("/work/shared/testdata").join(rel),
-    ];
-    let found = candidates.iter().find(|p| p.exists()).cloned();
-    if found.is_none() {
-        eprintln!("SKIPPED: test data {rel} not found");
-    }
-    found
-}
 
 const EBPF: &str = "grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin";
 const EBPF_EXPECTED: &str = "grafana-pyroscope/otlp/otel-ebpf-profile-cpu.expected.json";
@@ -57,16 +43,19 @@ fn validated(mut req: ExportProfilesServiceRequest) -> ExportProfilesServiceRequ
     req
 }
 
-fn ebpf_request() -> Option<ExportProfilesServiceRequest> {
-    let bytes = std::fs::read(testdata(EBPF)?).ok()?;
-    Some(validated(
-        ExportProfilesServiceRequest::decode(&bytes[..]).expect("capture decodes"),
-    ))
+fn read_testdata(rel: &str) -> Vec<u8> {
+    let path = testdata(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
-fn load_pprof(rel: &str) -> Option<Profile> {
-    let bytes = std::fs::read(testdata(rel)?).ok()?;
-    Some(pprof::decode(&bytes, 64 << 20).expect("fixture decodes").0)
+fn ebpf_request() -> ExportProfilesServiceRequest {
+    let bytes = read_testdata(EBPF);
+    validated(ExportProfilesServiceRequest::decode(&bytes[..]).expect("capture decodes"))
+}
+
+fn load_pprof(rel: &str) -> Profile {
+    let bytes = read_testdata(rel);
+    pprof::decode(&bytes, 64 << 20).expect("fixture decodes").0
 }
 
 /// A pprof fixture as OTLP (as `profcol convert` and the pprof receiver make it); with
@@ -208,9 +197,7 @@ fn config_defaults_and_errors() {
 /// series, `unknown_service`, and the CPU stacks and totals Pyroscope itself expects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ebpf_capture_to_push() {
-    let (Some(req), Some(expected)) = (ebpf_request(), testdata(EBPF_EXPECTED)) else {
-        return;
-    };
+    let (req, expected) = (ebpf_request(), testdata(EBPF_EXPECTED));
     let expected = expected_cpu_stacks(&expected);
     let server = PushServer::start().await;
     let ex = exporter(&server, json!({"external_labels": {"cluster": "test"}})).await;
@@ -312,9 +299,7 @@ async fn ebpf_capture_to_push() {
 /// and as one multi-type pprof with the original profile type ids.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_round_trip() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/go-cpu-uncompressed.pb") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/go-cpu-uncompressed.pb");
     let labels: Vec<(String, String)> = [
         ("__name__", "process_cpu"),
         ("__delta__", "false"),
@@ -363,9 +348,7 @@ async fn push_round_trip() {
 /// `[a-zA-Z_][a-zA-Z0-9_]*` (servers before v2.0); off, dots are kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sanitize_label_names_option() {
-    let Some(req) = ebpf_request() else {
-        return;
-    };
+    let req = ebpf_request();
     let server = PushServer::start().await;
     let ex = exporter(&server, json!({"sanitize_label_names": true})).await;
     ex.consumer.consume(batch(req.clone())).await.expect("sent");
@@ -486,9 +469,7 @@ async fn pprof_fixtures_to_push() {
     let server = PushServer::start().await;
     let ex = exporter(&server, json!({})).await;
     for case in cases {
-        let Some(src) = load_pprof(case.file) else {
-            return;
-        };
+        let src = load_pprof(case.file);
         server.clear();
         let req = pprof_request(&src, "fixture-svc", case.profile_name);
         ex.consumer
@@ -526,9 +507,7 @@ async fn pprof_fixtures_to_push() {
 /// 429 with Retry-After, then 200: delivered once, after waiting at least Retry-After.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_429_delivers_once() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz");
     let server = PushServer::start().await;
     server.script([Reply::too_many(1)]);
     let ex = exporter(&server, json!({})).await;
@@ -570,9 +549,7 @@ async fn retry_after_429_delivers_once() {
 /// 400 with a Connect JSON error: not retried, the server's message reported, counted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_request_is_not_retried() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/go-cpu-uncompressed.pb") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/go-cpu-uncompressed.pb");
     let server = PushServer::start().await;
     server.script([Reply::error(400, "invalid_argument", "profile is too old")]);
     let ex = exporter(&server, json!({})).await;
@@ -622,9 +599,7 @@ async fn bad_request_is_not_retried() {
 /// `x-scope-orgid` metadata is forwarded; `compression: none` sends a plain body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_tenant_and_headers() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz");
     let req = pprof_request(&src, "svc", Some("process_cpu"));
     let with_tenant = |t: &str| {
         let mut c = RequestContext::default();
@@ -694,9 +669,7 @@ async fn auth_tenant_and_headers() {
 /// batches over `max_request_size` into several requests; nothing is lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn splits_profiles_and_requests() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/profile_ruby.pb.gz") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/profile_ruby.pb.gz");
     let server = PushServer::start().await;
     let ex = exporter(
         &server,
@@ -739,9 +712,7 @@ fn now_nanos() -> i64 {
 /// of the window instead of running to `max_elapsed_time`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ingestion_window() {
-    let Some(mut src) = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz") else {
-        return;
-    };
+    let mut src = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz");
     let server = PushServer::start().await;
     let ex = exporter(&server, json!({"reject_older_than": "1h"})).await;
     // The fixture is from 2022: dropped before sending.
@@ -815,9 +786,7 @@ async fn ingestion_window() {
 /// with a `service.name` attribute go to their own series (Pyroscope's OTLP rule 3).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_and_sample_service_names() {
-    let Some(mut src) = load_pprof("grafana-pyroscope/pprof/go-cpu-exemplars.pb.gz") else {
-        return;
-    };
+    let mut src = load_pprof("grafana-pyroscope/pprof/go-cpu-exemplars.pb.gz");
     // Half the samples belong to another service (a sample label `service.name`).
     let key = src.string_table.len() as i64;
     src.string_table.push(b"service.name".to_vec());
@@ -878,9 +847,7 @@ async fn links_and_sample_service_names() {
 /// is counted by the queue's `otelcol_exporter_send_failed_profile_samples`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_delivery() {
-    let Some(src) = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz") else {
-        return;
-    };
+    let src = load_pprof("grafana-pyroscope/pprof/profile_rust.pb.gz");
     let server = PushServer::start().await;
     server.script([Reply::Ok, Reply::error(400, "invalid_argument", "bad")]);
     let ex = exporter(&server, json!({"sending_queue": {"num_consumers": 1}})).await;

@@ -16,7 +16,6 @@ pub mod json;
 pub mod merge;
 pub mod pprof;
 pub mod pyroscope;
-pub mod synth;
 pub mod time;
 pub mod validate;
 pub mod view;
@@ -27,6 +26,17 @@ pub use dict::{DictionaryBuilder, RequestBuilder};
 pub use merge::{merge, split};
 pub use validate::{ValidationError, ValidationOptions, ValidationReport, validate};
 pub use view::{Frame, SampleView, samples};
+
+/// A string-valued OTLP attribute.
+pub fn string_attribute(key: &str, value: &str) -> common::KeyValue {
+    common::KeyValue {
+        key: key.to_owned(),
+        value: Some(common::AnyValue {
+            value: Some(common::any_value::Value::StringValue(value.to_owned())),
+        }),
+        key_strindex: 0,
+    }
+}
 
 /// The number of Sample messages in a request (the Collector's `SampleCount()` semantics).
 pub fn sample_count(req: &ExportProfilesServiceRequest) -> usize {

@@ -6,17 +6,12 @@ use std::path::{Path, PathBuf};
 
 use profcol_pdata::folded::{self, FoldedError, FoldedStack};
 use profcol_pdata::pprof::{self, Function, Line, Location, Profile, Sample, ValueType};
-use profcol_pdata::{ValidationOptions, synth, validate};
+use profcol_pdata::{ValidationOptions, validate};
+use profcol_testkit::synth;
 
-fn testdata() -> Option<PathBuf> {
-    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    for p in [rel, PathBuf::from("/work/shared/testdata")] {
-        if p.join("brendangregg-FlameGraph").is_dir() {
-            return Some(p);
-        }
-    }
-    eprintln!("SKIP: shared/testdata not found");
-    None
+/// The shared test inputs (fails the test when they are absent).
+fn testdata() -> PathBuf {
+    profcol_testkit::require::testdata_dir()
 }
 
 fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
@@ -65,7 +60,7 @@ fn validated(
 
 #[test]
 fn flamegraph_files_parse_with_the_right_totals() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let list = files(&td.join("brendangregg-FlameGraph"), ".txt");
     assert_eq!(list.len(), 6);
     for f in &list {
@@ -118,7 +113,7 @@ fn flamegraph_files_parse_with_the_right_totals() {
 
 #[test]
 fn flamegraph_round_trip_through_otlp() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     for f in files(&td.join("brendangregg-FlameGraph"), ".txt") {
         let text = std::fs::read_to_string(&f).unwrap();
         let what = f.display().to_string();
@@ -164,7 +159,7 @@ fn flamegraph_round_trip_through_otlp() {
 
 #[test]
 fn jfr_parser_expected_files_parse_in_bracket_form() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let list = files(&td.join("grafana-jfr-parser"), "_expected_collapsed.txt.gz");
     assert_eq!(list.len(), 6);
     for f in &list {
@@ -338,7 +333,7 @@ fn pprof_to_collapsed_with_lines_matches_the_oracle_format() {
 #[test]
 fn pprof_fixture_collapsed_output_is_consistent() {
     // Render a real Java pprof in the oracle format and check it against our own totals.
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let bytes = std::fs::read(td.join("grafana-pyroscope/pprof/profile_java.pb.gz")).unwrap();
     let (p, _) = pprof::decode(&bytes, pprof::DEFAULT_LIMIT).unwrap();
     let text = folded::pprof_to_collapsed_with_lines(&p);

@@ -489,15 +489,8 @@ fn non_finite_doubles() {
 #[test]
 fn real_ebpf_capture_round_trips() {
     use prost::Message as _;
-    let rel = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/testdata/grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin"
-    );
-    let abs = "/work/shared/testdata/grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin";
-    let Some(bytes) = [rel, abs].iter().find_map(|p| std::fs::read(p).ok()) else {
-        eprintln!("skipping: otel-ebpf-profile.v1_10.pb.bin not found at {rel} or {abs}");
-        return;
-    };
+    let path = profcol_testkit::require::testdata(profcol_testkit::require::EBPF_CAPTURE);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     let req = match ExportProfilesServiceRequest::decode(bytes.as_slice()) {
         Ok(r) => r,
         Err(e) => panic!("fixture does not decode as protobuf: {e}"),

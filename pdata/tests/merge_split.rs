@@ -7,7 +7,6 @@
 //! dictionary index; merge and split must preserve the multiset of those tuples exactly.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use profcol_pdata::common::{AnyValue, ArrayValue, InstrumentationScope, KeyValue, any_value};
@@ -1425,35 +1424,23 @@ fn split_without_limit_returns_one_part() {
 // Real capture
 // ---------------------------------------------------------------------------------------------
 
-fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/grafana-pyroscope/otlp")
-        .join(name)
-}
-
-/// The validated eBPF capture, or None (after printing why) when the shared checkout is absent.
-fn ebpf() -> Option<&'static Req> {
-    static REQ: OnceLock<Option<Req>> = OnceLock::new();
+/// The validated eBPF capture (fails the test when the shared checkout is absent).
+fn ebpf() -> &'static Req {
+    static REQ: OnceLock<Req> = OnceLock::new();
     REQ.get_or_init(|| {
-        let path = testdata("otel-ebpf-profile.v1_10.pb.bin");
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("skipping: {} not found ({e})", path.display());
-                return None;
-            }
-        };
+        let path = profcol_testkit::require::testdata(profcol_testkit::require::EBPF_CAPTURE);
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let mut req = Req::decode(bytes.as_slice()).expect("decodes");
         let report = validate(&mut req, &ValidationOptions::default()).expect("valid");
         assert_eq!(report.rejected_profiles, 0);
-        Some(req)
+        req
     })
-    .as_ref()
 }
 
 #[test]
 fn real_capture_split_100() {
-    let Some(req) = ebpf() else { return };
+    let req = ebpf();
     let total = sample_count(req);
     assert!(
         total > 100,
@@ -1476,7 +1463,7 @@ fn real_capture_split_100() {
 
 #[test]
 fn real_capture_merge_with_itself() {
-    let Some(req) = ebpf() else { return };
+    let req = ebpf();
     let merged = merge(req, req);
     assert_eq!(sample_count(&merged), 2 * sample_count(req));
     let distinct = |r: &Req| {

@@ -12,21 +12,16 @@ use profcol_pdata::pprof::{
     self, DEFAULT_LIMIT, Function, Label, Line, Location, Mapping, PprofError, Profile, Sample,
     ToOtlpOptions, ValueType, attr,
 };
-use profcol_pdata::{ValidationOptions, synth, validate};
+use profcol_pdata::{ValidationOptions, validate};
+use profcol_testkit::synth;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-fn testdata() -> Option<PathBuf> {
-    let rel = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata");
-    for p in [rel, PathBuf::from("/work/shared/testdata")] {
-        if p.join("google-pprof").is_dir() {
-            return Some(p);
-        }
-    }
-    eprintln!("SKIP: shared/testdata not found");
-    None
+/// The shared test inputs (fails the test when they are absent).
+fn testdata() -> PathBuf {
+    profcol_testkit::require::testdata_dir()
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
@@ -308,7 +303,7 @@ fn round_trip(p: &Profile, what: &str) -> Profile {
 
 #[test]
 fn every_fixture_decodes_and_round_trips() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let files = proto_fixtures(&td);
     assert!(
         files.len() >= 25,
@@ -329,7 +324,7 @@ fn every_fixture_decodes_and_round_trips() {
 
 #[test]
 fn legacy_formats_are_refused_with_the_conversion_hint() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let files = legacy_fixtures(&td);
     assert_eq!(
         files.len(),
@@ -375,7 +370,7 @@ fn legacy_formats_are_refused_with_the_conversion_hint() {
 
 #[test]
 fn go_nomappings_crash_is_proto() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let (p, stats) = decode_ok(
         &read(&td.join("google-pprof/go.nomappings.crash")),
         "go.nomappings.crash",
@@ -387,7 +382,7 @@ fn go_nomappings_crash_is_proto() {
 
 #[test]
 fn invalid_utf8_is_replaced_and_counted() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let (p, stats) = decode_ok(
         &read(&td.join("grafana-pyroscope/pprof/invalid_utf8.pb.gz")),
         "invalid_utf8",
@@ -409,7 +404,7 @@ fn invalid_utf8_is_replaced_and_counted() {
 
 #[test]
 fn edge_case_fixtures_decode_and_convert() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     for name in ["no_addr_no_line.pb.gz", "cpu_go_truncated_1.pb.gz"] {
         let (p, _) = decode_ok(&read(&td.join("grafana-pyroscope/pprof").join(name)), name);
         let (req, _) = pprof::to_otlp(&p, vec![], &ToOtlpOptions::default(), None);
@@ -430,7 +425,7 @@ fn edge_case_fixtures_decode_and_convert() {
 
 #[test]
 fn raw_protobuf_named_gz_decodes_without_gzip() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     for name in ["dotnet-pprof-3.pb.gz", "pyspy-1.pb.gz"] {
         let bytes = read(&td.join("grafana-pyroscope/pprof").join(name));
         assert!(!pprof::is_gzip(&bytes), "{name} is raw protobuf");
@@ -450,7 +445,7 @@ fn raw_protobuf_named_gz_decodes_without_gzip() {
 
 #[test]
 fn exemplar_labels_become_links() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let (p, _) = decode_ok(
         &read(&td.join("grafana-pyroscope/pprof/go-cpu-exemplars.pb.gz")),
         "exemplars",
@@ -478,7 +473,7 @@ fn gzip(b: &[u8]) -> Vec<u8> {
 
 #[test]
 fn truncated_and_random_input_errors_cleanly() {
-    let Some(td) = testdata() else { return };
+    let td = testdata();
     let gz = read(&td.join("google-pprof/large.cpu"));
     let (raw, layers) = pprof::decompress(&gz, DEFAULT_LIMIT).unwrap();
     assert_eq!(layers, 1);

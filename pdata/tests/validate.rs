@@ -5,7 +5,7 @@
 //! problems must reject only that Profile (partial success); dictionary-internal problems must
 //! reject the whole request.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use profcol_pdata::common::{
@@ -29,33 +29,22 @@ type Req = ExportProfilesServiceRequest;
 // ---------------------------------------------------------------------------------------------
 
 fn testdata(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata/grafana-pyroscope/otlp")
-        .join(name)
+    profcol_testkit::require::testdata(&format!("grafana-pyroscope/otlp/{name}"))
 }
 
 const EBPF: &str = "otel-ebpf-profile.v1_10.pb.bin";
 const OLD_V1_8: &str = "otel-ebpf-profile.OLD_v1_8_layout.pb.bin";
 
-/// The fixture's bytes, or `None` (after printing why) when the shared checkout is absent.
-fn read_fixture(name: &str) -> Option<Vec<u8>> {
+/// The fixture's bytes (fails the test when the shared checkout is absent).
+fn read_fixture(name: &str) -> Vec<u8> {
     let path = testdata(name);
-    match std::fs::read(&path) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            eprintln!("skipping: {} not found ({e})", path.display());
-            None
-        }
-    }
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 /// The decoded (not yet validated) real eBPF capture, decoded once per test binary.
-fn ebpf_request() -> Option<&'static Req> {
-    static REQ: OnceLock<Option<Req>> = OnceLock::new();
-    REQ.get_or_init(|| {
-        read_fixture(EBPF).map(|b| Req::decode(b.as_slice()).expect("v1.10 capture decodes"))
-    })
-    .as_ref()
+fn ebpf_request() -> &'static Req {
+    static REQ: OnceLock<Req> = OnceLock::new();
+    REQ.get_or_init(|| Req::decode(read_fixture(EBPF).as_slice()).expect("v1.10 capture decodes"))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -411,7 +400,7 @@ fn empty_request_is_valid() {
 
 #[test]
 fn real_ebpf_capture_validates_without_rejections() {
-    let Some(orig) = ebpf_request() else { return };
+    let orig = ebpf_request();
     let mut req = orig.clone();
     let by_hand: usize = req
         .resource_profiles
@@ -448,9 +437,7 @@ fn real_ebpf_capture_validates_without_rejections() {
 
 #[test]
 fn old_v1_8_capture_fails_cleanly() {
-    let Some(bytes) = read_fixture(OLD_V1_8) else {
-        return;
-    };
+    let bytes = read_fixture(OLD_V1_8);
     match Req::decode(bytes.as_slice()) {
         Err(e) => {
             // The documented failure (spec §3.2).
@@ -1524,7 +1511,7 @@ proptest! {
     fn fuzz_i32_fields_of_real_capture(
         edits in prop::collection::vec((any::<prop::sample::Index>(), hostile_i32()), 1..4),
     ) {
-        let Some(orig) = ebpf_request() else { return Ok(()) };
+        let orig = ebpf_request();
         let mut req = orig.clone();
         mutate_i32s(&mut req, &edits);
         validate_and_exercise(req);
@@ -1534,8 +1521,8 @@ proptest! {
     fn fuzz_bytes_of_real_capture(
         edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
     ) {
-        static BYTES: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-        let Some(bytes) = BYTES.get_or_init(|| read_fixture(EBPF)) else { return Ok(()) };
+        static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+        let bytes = BYTES.get_or_init(|| read_fixture(EBPF));
         let mut bytes = bytes.clone();
         for (at, b) in &edits {
             let i = at.index(bytes.len());

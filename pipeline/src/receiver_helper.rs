@@ -180,7 +180,7 @@ mod tests {
 
     fn batch() -> Batch {
         Batch::new(
-            profcol_pdata::synth::stacks("svc", &[(&["a", "b"], 3)]),
+            profcol_testkit::synth::stacks("svc", &[(&["a", "b"], 3)]),
             profcol_pdata::RequestContext::default(),
         )
     }

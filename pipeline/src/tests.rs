@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use profcol_config::ComponentId;
-use profcol_pdata::synth::stacks;
 use profcol_pdata::{Batch, RequestContext};
+use profcol_testkit::synth::stacks;
 
 use crate::component::{Component, Context};
 use crate::consumer::{BoxFuture, ConsumeError, Consumer, Fanout};

@@ -2,10 +2,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use profcol_config::{ComponentId, Section};
-use profcol_pdata::synth::{StackSample, request, stacks, totals_by_stack};
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{ConsumeError, Consumer, Context, ProcessorFactory, Telemetry};
+use profcol_testkit::synth::{StackSample, request, stacks, totals_by_stack};
 use serde_json::json;
 
 use super::BatchFactory;

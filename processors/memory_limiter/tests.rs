@@ -2,10 +2,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use profcol_config::{ComponentId, Section};
-use profcol_pdata::synth::stacks;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::Discard;
 use profcol_pipeline::{Consumer, Context, ProcessorFactory, Telemetry};
+use profcol_testkit::synth::stacks;
 use serde_json::json;
 
 use super::{MemoryLimiter, MemoryLimiterConfig, MemoryLimiterFactory};

@@ -344,7 +344,7 @@ async fn sql_sees_partitions_and_the_schema() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_request_answers_like_parquet() {
-    let req = profcol_pdata::synth::stacks(
+    let req = profcol_testkit::synth::stacks(
         "shop",
         &[
             (&["main", "serve", "hot_loop"], 50),

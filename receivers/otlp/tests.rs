@@ -2,10 +2,10 @@ use std::sync::{Arc, Mutex};
 
 use profcol_config::{ComponentId, Section};
 use profcol_pdata::collector::profiles_service_client::ProfilesServiceClient;
-use profcol_pdata::synth::stacks;
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{ConsumeError, Consumer, Context, ReceiverFactory, Telemetry};
+use profcol_testkit::synth::stacks;
 use prost::Message;
 use serde_json::json;
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, ToOtlpOptions};
-use profcol_pdata::synth::kv;
+use profcol_pdata::string_attribute as kv;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,31 +7,16 @@ use profcol_pdata::Batch;
 use profcol_pdata::pprof::{self, Profile};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{ConsumeError, Consumer, Context, ReceiverFactory, Telemetry};
+use profcol_testkit::require::testdata;
 use serde_json::json;
 
 use super::PprofReceiverFactory;
 use super::delta::{DeltaState, is_cumulative};
 
-fn testdata(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(rel);
-    let p = if p.exists() {
-        p
-    } else {
-        Path::new("/work/shared/testdata").join(rel)
-    };
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {rel} not found");
-        None
-    }
-}
-
-fn load(rel: &str) -> Option<Profile> {
-    let bytes = std::fs::read(testdata(rel)?).ok()?;
-    Some(pprof::decode(&bytes, 64 << 20).expect("fixture decodes").0)
+fn load(rel: &str) -> Profile {
+    let path = testdata(rel);
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    pprof::decode(&bytes, 64 << 20).expect("fixture decodes").0
 }
 
 fn totals(p: &Profile) -> Vec<i64> {
@@ -48,12 +32,10 @@ fn totals(p: &Profile) -> Vec<i64> {
 #[test]
 fn delta_of_alloy_pairs() {
     for kind in ["heap", "block", "stress-failure"] {
-        let (Some(before), Some(after)) = (
+        let (before, after) = (
             load(&format!("grafana-alloy/{kind}.before.pprof")),
             load(&format!("grafana-alloy/{kind}.after.pprof")),
-        ) else {
-            return;
-        };
+        );
         let mut state = DeltaState::default();
         assert!(
             state.apply(&before).is_none(),
@@ -110,12 +92,8 @@ fn delta_of_alloy_pairs() {
 
 #[test]
 fn delta_restart_counts_from_zero() {
-    let Some(after) = load("grafana-alloy/heap.after.pprof") else {
-        return;
-    };
-    let Some(before) = load("grafana-alloy/heap.before.pprof") else {
-        return;
-    };
+    let after = load("grafana-alloy/heap.after.pprof");
+    let before = load("grafana-alloy/heap.before.pprof");
     let mut state = DeltaState::default();
     state.apply(&after);
     // Values went down: the process restarted; the new values are the delta.
@@ -177,9 +155,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 #[tokio::test]
 async fn server_push_raw_gzip_multipart_and_errors() {
-    let Some(path) = testdata("grafana-pyroscope/pprof/go-cpu-uncompressed.pb") else {
-        return;
-    };
+    let path = testdata("grafana-pyroscope/pprof/go-cpu-uncompressed.pb");
     let raw = std::fs::read(path).unwrap();
     let port = free_port();
     let (comp, sink, telemetry) = start(
@@ -261,9 +237,7 @@ async fn server_push_raw_gzip_multipart_and_errors() {
 
 #[tokio::test]
 async fn file_mode_reads_each_file_once() {
-    let Some(src) = testdata("grafana-pyroscope/pprof/go-heap.pb.gz") else {
-        return;
-    };
+    let src = testdata("grafana-pyroscope/pprof/go-heap.pb.gz");
     let dir = tempfile::tempdir().unwrap();
     let bytes = std::fs::read(src).unwrap();
     for name in ["a.pprof", "b.pprof"] {

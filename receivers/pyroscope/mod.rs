@@ -19,7 +19,7 @@ use profcol_config::{ConfigErrors, Kind, Section, Signal};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, ToOtlpOptions};
 use profcol_pdata::pyroscope::{self as pyro, PushRequest};
-use profcol_pdata::synth::kv;
+use profcol_pdata::string_attribute as kv;
 use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use profcol_pdata::view::any_value_text;
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{Component, ConsumeError, Consumer, Context, ReceiverFactory, Telemetry};
+use profcol_testkit::require::testdata;
 use prost::Message;
 use serde_json::json;
 
@@ -23,19 +23,6 @@ use super::PyroscopeReceiverFactory;
 
 // ---------------------------------------------------------------------------------------------
 // Harness
-
-fn testdata(rel: &str) -> Option<PathBuf> {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/testdata")
-        .join(rel);
-    for p in [local, Path::new("/work/shared/testdata").join(rel)] {
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    eprintln!("SKIPPED: test data {rel} not found");
-    None
-}
 
 #[derive(Default)]
 struct Sink {
@@ -635,11 +622,11 @@ async fn folded_and_lines_variants() {
 // /ingest pprof: SDK captures and pyroscope-go multipart
 
 /// `(meta.json, body)` of a capture.
-fn capture(stem: &str) -> Option<(serde_json::Value, Vec<u8>)> {
-    let meta = testdata(&format!("sdk-captures/{stem}.meta.json"))?;
-    let body = testdata(&format!("sdk-captures/{stem}.body.bin"))?;
+fn capture(stem: &str) -> (serde_json::Value, Vec<u8>) {
+    let meta = testdata(&format!("sdk-captures/{stem}.meta.json"));
+    let body = testdata(&format!("sdk-captures/{stem}.body.bin"));
     let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(meta).unwrap()).unwrap();
-    Some((meta, std::fs::read(body).unwrap()))
+    (meta, std::fs::read(body).unwrap())
 }
 
 /// Replays a capture: its method, path, raw query and headers (less the hop-by-hop ones).
@@ -705,9 +692,7 @@ async fn nodejs_ingest_captures_replayed() {
         ("nodejs-0.4.13_ingest-multipart_heap_002", "memory", false),
     ];
     for (stem, name, otel_scope) in stems {
-        let Some((meta, body)) = capture(stem) else {
-            return;
-        };
+        let (meta, body) = capture(stem);
         let resp = replay(&r, &meta, body.clone()).await;
         assert_eq!(resp.status, 200, "{stem}: {}", resp.text());
         let got = r.sink.take();
@@ -751,14 +736,12 @@ async fn nodejs_ingest_captures_replayed() {
 async fn pyroscope_go_multipart_with_sample_type_config() {
     let r = start(json!({})).await;
     for (stem, name) in [("req_2", "goroutines"), ("req_5", "memory")] {
-        let (Some(pp), Some(st)) = (
+        let (pp, st) = (
             testdata(&format!("grafana-pyroscope/ingest-multipart/{stem}.pprof")),
             testdata(&format!(
                 "grafana-pyroscope/ingest-multipart/{stem}.st.json"
             )),
-        ) else {
-            return;
-        };
+        );
         let (pp, st) = (std::fs::read(pp).unwrap(), std::fs::read(st).unwrap());
         // As pyroscope-go's upstream/remote sends it: two file parts, times in ns, no format.
         let body = multipart(
@@ -946,9 +929,7 @@ async fn push_captures_replayed_with_series_labels_mapped() {
         "pyroscope-io-1.4.0_push_mem+cpu_002",
         "pyroscope-rs-2.1.5_push_cpu_auth_001",
     ] {
-        let Some((meta, body)) = capture(stem) else {
-            return;
-        };
+        let (meta, body) = capture(stem);
         let resp = replay(&r, &meta, body.clone()).await;
         assert_eq!(resp.status, 200, "{stem}: {}", resp.text());
         assert!(resp.body.is_empty(), "{stem}: an empty PushResponse");

@@ -22,7 +22,7 @@ use profcol_pdata::proto::{
     Function, Line, Location, Mapping, Profile, ResourceProfiles, Sample, ScopeProfiles, ValueType,
 };
 use profcol_pdata::resource::Resource;
-use profcol_pdata::synth::kv;
+use crate::synth::kv;
 
 /// Nanoseconds of 2026-11-25T10:00:00Z, the hour the known profile's v1 samples fall in.
 pub const KNOWN_V1_TIME: i64 = 1_795_600_800_000_000_000;

@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: free ports, running `profcol` processes, the Python
-//! client, HTTP calls, reading what the file exporter wrote and summarizing profiles.
+//! client, HTTP calls, reading what the file exporter wrote and summarizing profiles. What the
+//! tests need from the machine comes from `profcol_testkit::require`.
 //!
 //! Every test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
@@ -24,65 +25,14 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn skip_or_panic(reason: &str) {
-    if std::env::var_os("CI").is_some() {
-        panic!("{reason} (CI is set, so this is an error rather than a skip)");
-    }
-    eprintln!("SKIPPED: {reason}");
-}
-
-/// The Python interpreter with `opentelemetry-proto`, `grpcio` and `protobuf`: `$PROFCOL_PYTHON`,
-/// else `~/.cache/profcol-venv/bin/python3`. `None` (after printing why) when it is missing
-/// outside CI; panics when it is missing under CI.
-pub fn python() -> Option<PathBuf> {
-    let p = match std::env::var_os("PROFCOL_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default();
-            home.join(".cache/profcol-venv/bin/python3")
-        }
-    };
-    if p.is_file() {
-        Some(p)
-    } else {
-        skip_or_panic(&format!(
-            "Python for the e2e clients not found at {} (set PROFCOL_PYTHON, or create the venv: python3 -m venv ~/.cache/profcol-venv && ~/.cache/profcol-venv/bin/pip install -r tests/python/requirements.txt)",
-            p.display()
-        ));
-        None
-    }
-}
-
-/// A file under the shared test data (`../shared/testdata`, else `/work/shared/testdata`);
-/// `None` (after printing why) when absent.
-pub fn testdata(rel: &str) -> Option<PathBuf> {
-    let candidates = [
-        repo_root().join("../shared/testdata").join(rel),
-        Path::new("/work/shared/testdata").join(rel),
-    ];
-    for c in &candidates {
-        if c.exists() {
-            return Some(c.clone());
-        }
-    }
-    eprintln!(
-        "SKIPPED: test data {rel} not found (looked in {})",
-        candidates
-            .iter()
-            .map(|c| c.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    None
-}
-
-/// The real eBPF profiler capture in the v1.10 layout.
-pub const EBPF_CAPTURE: &str = "grafana-pyroscope/otlp/otel-ebpf-profile.v1_10.pb.bin";
-/// The same kind of capture in the incompatible pre-v1.10 layout.
-pub const EBPF_CAPTURE_OLD: &str =
-    "grafana-pyroscope/otlp/otel-ebpf-profile.OLD_v1_8_layout.pb.bin";
+/// What the tests need from the machine (the shared test inputs, the Python venv, Go, openssl,
+/// Node.js): each fails the test, naming what is missing and how README's test command installs
+/// it, rather than letting it pass without having run. (Each test binary uses some of them.)
+#[allow(unused_imports)]
+pub use profcol_testkit::require::{
+    EBPF_CAPTURE, EBPF_CAPTURE_OLD, default_ports, go, node_sdk, openssl, python, python_with,
+    testdata,
+};
 
 /// A currently free loopback port (bound, read, released), never one this test process was
 /// given before: the kernel may hand a just-released port out again, and two components of one

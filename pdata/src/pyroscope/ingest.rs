@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::collector::ExportProfilesServiceRequest;
-use crate::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use crate::common::{InstrumentationScope, KeyValue};
 
 use super::attr;
+use crate::string_attribute as kv;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IngestError {
@@ -267,16 +268,6 @@ pub fn pprof_profile_name(
         }
     }
     None
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_owned())),
-        }),
-        key_strindex: 0,
-    }
 }
 
 /// Applies Pyroscope series labels to a converted request (spec §2 step 3): `service_name` →

@@ -1,12 +1,12 @@
-//! Builds small valid requests from readable stacks. Used by tests, benches and examples.
+//! Builds small valid requests from readable stacks, for tests and benches.
 
-use crate::collector::ExportProfilesServiceRequest;
-use crate::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use crate::dict::DictionaryBuilder;
-use crate::proto::{
+use profcol_pdata::collector::ExportProfilesServiceRequest;
+use profcol_pdata::common::InstrumentationScope;
+use profcol_pdata::dict::DictionaryBuilder;
+use profcol_pdata::proto::{
     Function, Line, Location, Profile, ResourceProfiles, Sample, ScopeProfiles, ValueType,
 };
-use crate::resource::Resource;
+use profcol_pdata::resource::Resource;
 
 /// One sample: frames root first (`["main", "handler", "hot"]`), its value, and optional
 /// string sample attributes.
@@ -18,15 +18,7 @@ pub struct StackSample<'a> {
 }
 
 /// A string-valued OTLP attribute.
-pub fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        key_strindex: 0,
-    }
-}
+pub use profcol_pdata::string_attribute as kv;
 
 /// A request with one resource (`service.name` = `service`), one scope and one `cpu/nanoseconds`
 /// profile holding the given samples.
@@ -121,7 +113,7 @@ pub fn totals_by_stack(
     req: &ExportProfilesServiceRequest,
 ) -> std::collections::BTreeMap<String, i64> {
     let mut m = std::collections::BTreeMap::new();
-    for s in crate::samples(req) {
+    for s in profcol_pdata::samples(req) {
         let key: Vec<String> = s.frames().iter().rev().map(|f| f.label()).collect();
         *m.entry(key.join(";")).or_insert(0) += s.total();
     }

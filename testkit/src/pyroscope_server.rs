@@ -4,9 +4,8 @@
 //! unique names, no empty names or values) and answers scripted replies (429 with `Retry-After`,
 //! 400 with a Connect JSON error, …), recording every attempt.
 //!
-//! Shared by the exporter's unit tests and `tests/e2e_pyroscope_export.rs` (included by path), so
-//! it uses only crates both have: axum, tokio, prost, flate2, profcol_pdata.
-#![allow(dead_code)]
+//! Used by the `pyroscope` exporter's unit tests, `tests/e2e_pyroscope_export.rs` and
+//! `tests/examples.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::io::Read;
@@ -420,24 +419,14 @@ pub fn expected_cpu_stacks(path: &Path) -> BTreeMap<Vec<String>, i64> {
     m
 }
 
-/// Per-sample-type totals as `go tool pprof -raw` reads them. `None` (after printing why) when
-/// `go` is missing outside CI; panics when it is missing under CI.
-pub fn go_tool_totals(raw: &[u8]) -> Option<Vec<i64>> {
-    let ok = std::process::Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var_os("CI").is_some() {
-            panic!("`go` is required under CI (Debian golang-go)");
-        }
-        eprintln!("SKIPPED: go tool pprof checks (`go` not found)");
-        return None;
-    }
+/// Per-sample-type totals as `go tool pprof -raw` reads them. Fails the test when `go` is
+/// missing ([`crate::require::go`]).
+pub fn go_tool_totals(raw: &[u8]) -> Vec<i64> {
+    let go = crate::require::go();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("p.pb.gz");
     std::fs::write(&file, raw).expect("write pprof");
-    let out = std::process::Command::new("go")
+    let out = std::process::Command::new(go)
         .args(["tool", "pprof", "-raw", "-symbolize=none"])
         .arg(&file)
         .env("HOME", dir.path())
@@ -475,15 +464,13 @@ pub fn go_tool_totals(raw: &[u8]) -> Option<Vec<i64>> {
             *t += v;
         }
     }
-    Some(totals)
+    totals
 }
 
 /// Every pushed pprof reads in `go tool pprof` with the totals prost sees.
 pub fn check_with_go(ps: &[Pushed]) {
     for p in ps {
-        let Some(go) = go_tool_totals(&p.raw) else {
-            return;
-        };
+        let go = go_tool_totals(&p.raw);
         assert_eq!(
             go,
             totals(&p.profile),
