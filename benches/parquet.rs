@@ -21,6 +21,8 @@
 //! runs it as a smoke test on a few thousand samples). Python: `$PROFCOL_PYTHON`
 //! or `~/.cache/profcol-venv/bin/python3` with pyarrow (tests/python/requirements.txt).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

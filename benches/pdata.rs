@@ -6,6 +6,8 @@
 //!
 //! Run: `cargo bench --bench pdata` (add `-- --quick` for a short run).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::hint::black_box;
 use std::path::PathBuf;
 

@@ -4,6 +4,8 @@
 //! Inputs: `google-pprof/large.cpu` (~20k samples) and `grafana-alloy/stress-failure.after.pprof`.
 //! Run: `cargo bench --bench pprof` (add `-- --quick` for a short run).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput};

@@ -10,6 +10,8 @@
 //! and prints both times and their ratio. Both engines must agree on the top functions.
 //! `PROFCOL_BENCH_SAMPLES` changes the size (default 10,000,000), `PROFCOL_BENCH_RUNS` the runs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Bad input gets the documented error (otlp-profiles.md §2 and §8) and the server keeps serving:
 //! after every bad request a valid one still succeeds, and only valid data reaches the exporter.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::io::Write;

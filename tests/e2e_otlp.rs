@@ -3,6 +3,8 @@
 //! OTLP/gRPC to profcol B, which writes them to files. What arrives must carry exactly the samples
 //! that were sent, per resource, sample type and stack.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::time::Duration;

@@ -4,6 +4,8 @@
 //! (moto) with boto3 and pyarrow's S3 filesystem; a killed profcol leaves no partial file visible
 //! and a restart continues in new files; the embedded default writes Parquet to ./profcol-data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -3,6 +3,8 @@
 //! bad and odd inputs, `--stats`, folded stacks, scraping a real Go program's `/debug/pprof`
 //! (client-side deltas) and HTTP push to the `pprof` receiver.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

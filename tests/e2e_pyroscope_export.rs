@@ -5,6 +5,8 @@
 //! the CPU stacks Pyroscope itself expects for the capture, delivered once despite a 429, with
 //! the client's tenant forwarded; a 400 is not retried and is counted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

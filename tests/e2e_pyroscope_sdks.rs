@@ -4,6 +4,8 @@
 //! speaking gRPC Push. Then `examples/pyroscope-to-otlp.yaml` forwarding replayed SDK captures to
 //! a second profcol.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -2,6 +2,8 @@
 //! Parquet data with known answers (`hot_loop` hottest in `shop`; `regressed_fn` grew from 5 % in
 //! v1 to 40 % in v2), and on a single pprof file with `go tool pprof -top` as the oracle.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -4,6 +4,8 @@
 //! on all of them. Certificates come
 //! from the `openssl` command line tool (installed by `./scripts/test`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::path::{Path, PathBuf};

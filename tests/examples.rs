@@ -1,6 +1,8 @@
 //! Every example config validates, `forward-to-otlp.yaml` forwards data as documented, and the
 //! embedded default pipeline (README's run command) takes OTLP in and writes ./profcol-data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::time::Duration;

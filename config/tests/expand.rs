@@ -1,5 +1,7 @@
 //! `${...}` expansion (spec §2).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use common::{line_of, load_err, load_ok};

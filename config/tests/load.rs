@@ -1,5 +1,7 @@
 //! Loading: structure checks, error reporting, merging, sections and telemetry.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::path::PathBuf;

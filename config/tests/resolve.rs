@@ -1,5 +1,7 @@
 //! Alias resolution and pipeline graph checks (spec §3, §4).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use common::{TestCatalog, env_from, line_of, load_ok, yaml};

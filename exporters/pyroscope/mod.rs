@@ -195,8 +195,8 @@ impl PushSender {
         let url = cfg.push_url().map_err(PyroscopeBuildError::settings)?;
         let client = crate::http_client::http_client(&cfg.tls, cfg.timeout)
             .map_err(PyroscopeBuildError::settings)?;
-        let headers = profcol_settings::header_map(&cfg.headers)
-            .map_err(PyroscopeBuildError::settings)?;
+        let headers =
+            profcol_settings::header_map(&cfg.headers).map_err(PyroscopeBuildError::settings)?;
         Ok(PushSender {
             client,
             url,

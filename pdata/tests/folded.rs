@@ -1,5 +1,7 @@
 //! Tests for the folded / collapsed stack formats (`profcol_pdata::folded`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

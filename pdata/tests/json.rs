@@ -1,5 +1,7 @@
 //! Tests for the OTLP/JSON mapping in `profcol_pdata::json`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::collections::BTreeSet;
 
 use base64::Engine as _;

@@ -6,6 +6,8 @@
 //! Every sample is reduced to a canonical, fully resolved tuple that does not depend on any
 //! dictionary index; merge and split must preserve the multiset of those tuples exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
 

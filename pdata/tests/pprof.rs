@@ -1,6 +1,8 @@
 //! Tests for the pprof codec (`profcol_pdata::pprof`) against the real fixtures in
 //! `shared/testdata` and hand-built profiles.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};

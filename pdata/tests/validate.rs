@@ -5,6 +5,8 @@
 //! problems must reject only that Profile (partial success); dictionary-internal problems must
 //! reject the whole request.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -2,6 +2,8 @@
 //! `profcol_testkit::query_data`): `hot_loop` is hottest by self time in `shop`, and `regressed_fn`
 //! grew from 5 % (v1) to 40 % (v2) of CPU.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use profcol_query::ops::{self, DiffOptions, Metric, Side, TopOptions, TopOrder};
 use profcol_query::{Filter, Session, TimeWindow, flame};
 use profcol_testkit::query_data::{self as testdata, KNOWN_UNIT};

@@ -165,7 +165,6 @@ impl Ingest {
             extra,
             metadata,
             transport,
-            &c,
         )
         .await
     }
@@ -177,8 +176,7 @@ impl Ingest {
         extra: &BTreeMap<String, String>,
         transport: &'static str,
     ) -> Result<usize, IngestError> {
-        let c = self.counters(transport);
-        self.convert_and_send(profile, 0, &[], extra, BTreeMap::new(), transport, &c)
+        self.convert_and_send(profile, 0, &[], extra, BTreeMap::new(), transport)
             .await
     }
 
@@ -194,11 +192,10 @@ impl Ingest {
         extra: &BTreeMap<String, String>,
         metadata: BTreeMap<String, Vec<String>>,
         transport: &'static str,
-        c: &Counters,
     ) -> Result<usize, IngestError> {
         self.invalid_utf8.add(invalid_utf8 as u64);
         if profile.sample.is_empty() {
-            c.empty.add(1);
+            self.counters(transport).empty.add(1);
             self.observer.succeed(transport);
             tracing::debug!(receiver = %self.observer.id(), "dropping a pprof profile without samples");
             return Ok(0);

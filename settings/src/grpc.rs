@@ -199,8 +199,7 @@ mod tests {
         );
         let e = s
             .decode::<GrpcServerConfig>()
-            .err()
-            .expect("unknown")
+            .expect_err("unknown")
             .to_string();
         assert!(e.contains("`tcp`") && e.contains("`unix`"), "{e}");
         let s = profcol_config::Section::from_value(

@@ -1,6 +1,8 @@
 //! Settings decoded from real YAML: an invalid enum value names its key path and `file:line` and
 //! lists the allowed values; a component's independent problems are all reported.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 use profcol_config::{ConfigErrors, Section, Source};
 use profcol_settings::{
     ComponentConfig, Compression, Problems, QueueConfig, TlsClientConfig, de_duration,

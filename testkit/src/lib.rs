@@ -5,6 +5,9 @@
 //! `pdata/src`) cannot use it: they would see a second copy of pdata's types. pdata's
 //! integration tests (`pdata/tests/`) and every other crate's tests can.
 
+// Test support: a panic here is how a test fails, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod pyroscope_server;
 pub mod query_data;
 pub mod require;

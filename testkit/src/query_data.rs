@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::synth::kv;
 use arrow::array::{ArrayRef, AsArray, Int64Array, TimestampNanosecondArray, UInt32Array};
 use arrow::compute::take;
 use arrow::datatypes::TimestampNanosecondType;
@@ -22,7 +23,6 @@ use profcol_pdata::proto::{
     Function, Line, Location, Mapping, Profile, ResourceProfiles, Sample, ScopeProfiles, ValueType,
 };
 use profcol_pdata::resource::Resource;
-use crate::synth::kv;
 
 /// Nanoseconds of 2026-11-25T10:00:00Z, the hour the known profile's v1 samples fall in.
 pub const KNOWN_V1_TIME: i64 = 1_795_600_800_000_000_000;
