@@ -6,12 +6,13 @@ pub mod config;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::view::{Dict, any_value_text};
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_settings::ComponentConfig;
 use profcol_settings::{QueueConfig, RetryConfig};
 
 pub use config::{DebugConfig, Verbosity};
@@ -20,16 +21,14 @@ pub struct DebugFactory;
 
 impl ExporterFactory for DebugFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "debug",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "prints profiles (verbosity basic, normal or detailed)",
-        }
+        ComponentInfo::profiles(
+            Kind::Exporter,
+            "debug",
+            "prints profiles (verbosity basic, normal or detailed)",
+        )
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        DebugConfig::load(section).map(|_| ())
+        DebugConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = DebugConfig::load(section)?;

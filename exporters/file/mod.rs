@@ -9,11 +9,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_settings::ComponentConfig;
 use profcol_settings::{QueueConfig, RetryConfig};
 use prost::Message;
 
@@ -24,16 +25,14 @@ pub struct FileFactory;
 
 impl ExporterFactory for FileFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "file",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "writes OTLP/JSON lines or length-prefixed protobuf to a file, with rotation",
-        }
+        ComponentInfo::profiles(
+            Kind::Exporter,
+            "file",
+            "writes OTLP/JSON lines or length-prefixed protobuf to a file, with rotation",
+        )
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        FileConfig::load(section).map(|_| ())
+        FileConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = FileConfig::load(section)?;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use profcol_pdata::rpc::Status as RpcStatus;
 use profcol_pipeline::{BoxError, ConsumeError, ErrorKind};
 use prost::Message;
 use tonic::{Code, Status};
@@ -55,49 +56,9 @@ pub enum GrpcSendError {
     Response(#[source] prost::DecodeError),
 }
 
-/// `google.rpc.Status`, as carried in `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<Any>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct Any {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-const RETRY_INFO: &str = "type.googleapis.com/google.rpc.RetryInfo";
-
 /// The `RetryInfo.retry_delay` in a status's details, when there is one.
 pub fn retry_delay(status: &Status) -> Option<Duration> {
-    let s = RpcStatus::decode(status.details()).ok()?;
-    let info = s.details.iter().find(|a| a.type_url == RETRY_INFO)?;
-    let d = RetryInfo::decode(info.value.as_slice()).ok()?.retry_delay?;
-    let secs = u64::try_from(d.seconds).ok()?;
-    let nanos = u32::try_from(d.nanos).ok()?;
-    Some(Duration::from_secs(secs) + Duration::from_nanos(u64::from(nanos)))
+    RpcStatus::decode(status.details()).ok()?.retry_delay()
 }
 
 /// The OTLP/gRPC rules: `CANCELLED`, `DEADLINE_EXCEEDED`, `ABORTED`, `OUT_OF_RANGE`,
@@ -141,6 +102,7 @@ mod tests {
     use super::*;
 
     fn retry_info(secs: i64) -> bytes::Bytes {
+        use profcol_pdata::rpc::{Any, ProtoDuration, RETRY_INFO_TYPE, RetryInfo};
         let info = RetryInfo {
             retry_delay: Some(ProtoDuration {
                 seconds: secs,
@@ -151,7 +113,7 @@ mod tests {
             code: Code::ResourceExhausted as i32,
             message: "slow down".into(),
             details: vec![Any {
-                type_url: RETRY_INFO.into(),
+                type_url: RETRY_INFO_TYPE.into(),
                 value: info.encode_to_vec(),
             }],
         }

@@ -7,12 +7,13 @@ pub mod config;
 mod error;
 
 use bytes::Bytes;
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory, RawCodec};
+use profcol_settings::ComponentConfig;
 use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -29,16 +30,11 @@ pub struct OtlpGrpcFactory;
 
 impl ExporterFactory for OtlpGrpcFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "otlp_grpc",
-            aliases: &["otlp"],
-            signals: &[Signal::Profiles],
-            description: "OTLP profiles over gRPC",
-        }
+        ComponentInfo::profiles(Kind::Exporter, "otlp_grpc", "OTLP profiles over gRPC")
+            .with_aliases(&["otlp"])
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        OtlpGrpcConfig::load(section).map(|_| ())
+        OtlpGrpcConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpGrpcConfig::load(section)?;

@@ -3,12 +3,13 @@
 pub mod config;
 mod error;
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::Batch;
 use profcol_pdata::collector::ExportProfilesServiceResponse;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
 use profcol_pipeline::{BuildError, Built, ComponentInfo, Context, ExporterFactory};
+use profcol_settings::ComponentConfig;
 use prost::Message;
 
 pub use config::OtlpHttpConfig;
@@ -20,16 +21,15 @@ pub struct OtlpHttpFactory;
 
 impl ExporterFactory for OtlpHttpFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "otlp_http",
-            aliases: &["otlphttp"],
-            signals: &[Signal::Profiles],
-            description: "OTLP profiles over HTTP (protobuf or JSON)",
-        }
+        ComponentInfo::profiles(
+            Kind::Exporter,
+            "otlp_http",
+            "OTLP profiles over HTTP (protobuf or JSON)",
+        )
+        .with_aliases(&["otlphttp"])
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        OtlpHttpConfig::load(section).map(|_| ())
+        OtlpHttpConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = OtlpHttpConfig::load(section)?;
@@ -41,15 +41,6 @@ impl ExporterFactory for OtlpHttpFactory {
             cfg.retry_on_failure.clone(),
         )))
     }
-}
-
-/// `google.rpc.Status` in error bodies.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
 }
 
 pub struct HttpSender {
@@ -136,7 +127,7 @@ impl Sender for HttpSender {
                     .map(|(_, m)| m)
                     .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())
             } else {
-                match RpcStatus::decode(bytes.as_ref()) {
+                match profcol_pdata::rpc::Status::decode(bytes.as_ref()) {
                     Ok(s) if !s.message.is_empty() => s.message,
                     _ => String::from_utf8_lossy(&bytes).chars().take(512).collect(),
                 }

@@ -17,13 +17,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender};
 use profcol_pipeline::{
     BuildError, Built, Component, ComponentInfo, Context, ExporterFactory, StartError, TaskSet,
 };
+use profcol_settings::ComponentConfig;
 
 pub use config::{Layout, ParquetConfig, Scheme, Target};
 pub use error::{LostRows, classify_store, classify_write};
@@ -35,17 +36,15 @@ pub struct ParquetFactory;
 
 impl ExporterFactory for ParquetFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "parquet",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "writes hive-partitioned Parquet (one row per sample) to a directory or object storage",
-        }
+        ComponentInfo::profiles(
+            Kind::Exporter,
+            "parquet",
+            "writes hive-partitioned Parquet (one row per sample) to a directory or object storage",
+        )
     }
 
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        ParquetConfig::load(section).map(|_| ())
+        ParquetConfig::validate(section)
     }
 
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {

@@ -12,7 +12,7 @@ pub mod push;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::Batch;
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::exporter_helper::{QueuedExporter, SendError, Sender, into_parts};
@@ -20,6 +20,7 @@ use profcol_pipeline::{
     BuildError, Built, ComponentInfo, ConsumeError, Context, ErrorKind, ExporterFactory, MetricDef,
     Telemetry,
 };
+use profcol_settings::ComponentConfig;
 use profcol_settings::{Compression, RetryConfig};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -37,16 +38,14 @@ pub struct PyroscopeFactory;
 
 impl ExporterFactory for PyroscopeFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Exporter,
-            ty: "pyroscope",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "Grafana Pyroscope Push API (pprof series over Connect)",
-        }
+        ComponentInfo::profiles(
+            Kind::Exporter,
+            "pyroscope",
+            "Grafana Pyroscope Push API (pprof series over Connect)",
+        )
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        PyroscopeConfig::load(section).map(|_| ())
+        PyroscopeConfig::validate(section)
     }
     fn create(&self, ctx: Context, section: &Section) -> Result<Built, BuildError> {
         let cfg = PyroscopeConfig::load(section)?;

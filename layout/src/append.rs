@@ -19,7 +19,7 @@ use std::borrow::Cow;
 
 use profcol_pdata::ExportProfilesServiceRequest;
 use profcol_pdata::common::KeyValue;
-use profcol_pdata::proto::{Profile, ProfilesDictionary, Sample, ValueType};
+use profcol_pdata::proto::{Profile, Sample, ValueType};
 use profcol_pdata::view::{Dict, Frame};
 
 use crate::partition::{NSEC_PER_HOUR, PartKey, UNKNOWN_SERVICE, sample_time};
@@ -132,12 +132,7 @@ pub fn append_request(
     fallback_time: i64,
     sink: &mut dyn Sink,
 ) -> usize {
-    static EMPTY: std::sync::OnceLock<ProfilesDictionary> = std::sync::OnceLock::new();
-    let raw = req
-        .dictionary
-        .as_ref()
-        .unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default));
-    let dict = Dict::new(raw);
+    let dict = Dict::of_request(req);
     let mut memos: HashMap<PartKey, Memo<'_>> = HashMap::default();
     let mut appended = 0usize;
     let mut times: Vec<i64> = Vec::new();

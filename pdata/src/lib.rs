@@ -16,6 +16,7 @@ pub mod json;
 pub mod merge;
 pub mod pprof;
 pub mod pyroscope;
+pub mod rpc;
 pub mod time;
 pub mod validate;
 pub mod view;

@@ -65,6 +65,16 @@ pub struct Dict<'a> {
 }
 
 impl<'a> Dict<'a> {
+    /// The dictionary of a request (an empty one when the request has none).
+    pub fn of_request(req: &'a ExportProfilesServiceRequest) -> Dict<'a> {
+        static EMPTY: std::sync::OnceLock<ProfilesDictionary> = std::sync::OnceLock::new();
+        Dict::new(
+            req.dictionary
+                .as_ref()
+                .unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default)),
+        )
+    }
+
     pub fn new(raw: &'a ProfilesDictionary) -> Dict<'a> {
         Dict { raw }
     }
@@ -272,12 +282,7 @@ impl<'a> SampleView<'a> {
 
 /// Every sample of a validated request, in order.
 pub fn samples(req: &ExportProfilesServiceRequest) -> impl Iterator<Item = SampleView<'_>> {
-    static EMPTY: std::sync::OnceLock<ProfilesDictionary> = std::sync::OnceLock::new();
-    let raw = req
-        .dictionary
-        .as_ref()
-        .unwrap_or_else(|| EMPTY.get_or_init(ProfilesDictionary::default));
-    let dict = Dict::new(raw);
+    let dict = Dict::of_request(req);
     req.resource_profiles.iter().flat_map(move |resource| {
         resource.scope_profiles.iter().flat_map(move |scope| {
             scope.profiles.iter().flat_map(move |profile| {

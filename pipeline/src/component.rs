@@ -97,6 +97,24 @@ pub struct ComponentInfo {
     pub description: &'static str,
 }
 
+impl ComponentInfo {
+    /// A component type of `kind` for the profiles signal, without aliases.
+    pub const fn profiles(kind: Kind, ty: &'static str, description: &'static str) -> Self {
+        ComponentInfo {
+            kind,
+            ty,
+            aliases: &[],
+            signals: &[Signal::Profiles],
+            description,
+        }
+    }
+
+    /// The same with deprecated aliases that still resolve to this type.
+    pub const fn with_aliases(self, aliases: &'static [&'static str]) -> Self {
+        ComponentInfo { aliases, ..self }
+    }
+}
+
 /// What processor and exporter factories create: the consumer to push into and the lifecycle.
 pub type Built = (Arc<dyn Consumer>, Box<dyn Component>);
 

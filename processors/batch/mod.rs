@@ -9,13 +9,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::{Batch, RequestBuilder, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
     BuildError, Built, Component, ComponentInfo, ConsumeError, Consumer, Context, Counter,
     MetricDef, ProcessorFactory, ProcessorItems, StartError, TaskSet,
 };
+use profcol_settings::ComponentConfig;
 use tokio::time::Instant;
 
 pub use config::BatchConfig;
@@ -41,16 +42,14 @@ pub struct BatchFactory;
 
 impl ProcessorFactory for BatchFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Processor,
-            ty: "batch",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "merges profiles into batches counted in samples (send_batch_size, timeout, metadata_keys)",
-        }
+        ComponentInfo::profiles(
+            Kind::Processor,
+            "batch",
+            "merges profiles into batches counted in samples (send_batch_size, timeout, metadata_keys)",
+        )
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        BatchConfig::load(section).map(|_| ())
+        BatchConfig::validate(section)
     }
     fn create(
         &self,

@@ -35,15 +35,6 @@ impl Encoding {
     }
 }
 
-/// `google.rpc.Status`, the OTLP/HTTP error body.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 struct AppState {
     ingest: Arc<Ingest>,
     cfg: HttpServerConfig,
@@ -72,11 +63,7 @@ fn error_response(
     message: &str,
 ) -> Response {
     let body = match enc {
-        Encoding::Proto => RpcStatus {
-            code: grpc_code,
-            message: message.to_owned(),
-        }
-        .encode_to_vec(),
+        Encoding::Proto => profcol_pdata::rpc::Status::new(grpc_code, message).encode_to_vec(),
         Encoding::Json => profcol_pdata::json::encode_status(grpc_code, message),
     };
     let mut resp = (status, [(header::CONTENT_TYPE, enc.content_type())], body).into_response();
@@ -279,10 +266,7 @@ pub(super) async fn serve(
     stop: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, ServeError> {
     let (listener, local) = bind("OTLP/HTTP", &cfg.endpoint).await?;
-    let tls = match &cfg.tls {
-        Some(t) => Some(t.rustls_config()?),
-        None => None,
-    };
+    let tls = cfg.tls.as_ref().map(|t| t.rustls_config()).transpose()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let path = cfg
         .profiles_url_path

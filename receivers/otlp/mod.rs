@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::collector::{
     ExportProfilesPartialSuccess, ExportProfilesServiceRequest, ExportProfilesServiceResponse,
 };
@@ -20,6 +20,7 @@ use profcol_pipeline::{
     BuildError, Component, ComponentInfo, Consumer, Context, ReceiverFactory, ReceiverObserver,
     StartError, TaskComponent, TaskSet, Tasks,
 };
+use profcol_settings::ComponentConfig;
 
 pub use config::OtlpReceiverConfig;
 pub(crate) use error::IngestError;
@@ -28,17 +29,15 @@ pub struct OtlpReceiverFactory;
 
 impl ReceiverFactory for OtlpReceiverFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Receiver,
-            ty: "otlp",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "OTLP profiles over gRPC (localhost:4317) and HTTP (localhost:4318, /v1development/profiles)",
-        }
+        ComponentInfo::profiles(
+            Kind::Receiver,
+            "otlp",
+            "OTLP profiles over gRPC (localhost:4317) and HTTP (localhost:4318, /v1development/profiles)",
+        )
     }
 
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        OtlpReceiverConfig::load(section).map(|_| ())
+        OtlpReceiverConfig::validate(section)
     }
 
     fn create(

@@ -12,7 +12,7 @@ mod server;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, ToOtlpOptions};
 use profcol_pdata::string_attribute as kv;
@@ -22,6 +22,7 @@ use profcol_pipeline::{
     BuildError, Component, ComponentInfo, Consumer, Context, Counter, ReceiverFactory,
     ReceiverObserver, StartError, TaskComponent, TaskSet, Tasks,
 };
+use profcol_settings::ComponentConfig;
 
 pub use config::PprofReceiverConfig;
 pub(crate) use error::IngestError;
@@ -34,17 +35,15 @@ pub struct PprofReceiverFactory;
 
 impl ReceiverFactory for PprofReceiverFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Receiver,
-            ty: "pprof",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "pprof by HTTP push (server), /debug/pprof scraping (remote) or files (file)",
-        }
+        ComponentInfo::profiles(
+            Kind::Receiver,
+            "pprof",
+            "pprof by HTTP push (server), /debug/pprof scraping (remote) or files (file)",
+        )
     }
 
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        PprofReceiverConfig::load(section).map(|_| ())
+        PprofReceiverConfig::validate(section)
     }
 
     fn create(

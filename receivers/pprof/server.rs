@@ -146,10 +146,7 @@ pub(super) async fn serve(
     stop: CancellationToken,
 ) -> Result<tokio::task::JoinHandle<()>, ServeError> {
     let (listener, local) = bind("pprof pushes", &cfg.endpoint).await?;
-    let tls = match &cfg.tls {
-        Some(t) => Some(t.rustls_config()?),
-        None => None,
-    };
+    let tls = cfg.tls.as_ref().map(|t| t.rustls_config()).transpose()?;
     let path = cfg.path.clone();
     let app = axum::Router::new()
         .route(

@@ -15,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
-use profcol_config::{ConfigErrors, Kind, Section, Signal};
+use profcol_config::{ConfigErrors, Kind, Section};
 use profcol_pdata::common::KeyValue;
 use profcol_pdata::pprof::{self, ToOtlpOptions};
 use profcol_pdata::pyroscope::{self as pyro, PushRequest};
@@ -26,6 +26,7 @@ use profcol_pipeline::{
     BuildError, Component, ComponentInfo, Consumer, Context, Counter, ReceiverFactory,
     ReceiverObserver, StartError, TaskComponent, TaskSet, Tasks, metadata_from_headers,
 };
+use profcol_settings::ComponentConfig;
 use prost::Message;
 
 pub use config::PyroscopeReceiverConfig;
@@ -39,16 +40,14 @@ pub struct PyroscopeReceiverFactory;
 
 impl ReceiverFactory for PyroscopeReceiverFactory {
     fn info(&self) -> ComponentInfo {
-        ComponentInfo {
-            kind: Kind::Receiver,
-            ty: "pyroscope",
-            aliases: &[],
-            signals: &[Signal::Profiles],
-            description: "Pyroscope SDKs and Alloy: /ingest and push.v1.PusherService/Push (localhost:4040)",
-        }
+        ComponentInfo::profiles(
+            Kind::Receiver,
+            "pyroscope",
+            "Pyroscope SDKs and Alloy: /ingest and push.v1.PusherService/Push (localhost:4040)",
+        )
     }
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
-        PyroscopeReceiverConfig::load(section).map(|_| ())
+        PyroscopeReceiverConfig::validate(section)
     }
     fn create(
         &self,
@@ -344,10 +343,13 @@ impl PyroscopeReceiver {
             .fallback(route)
             .with_state(self.shared.clone());
         tracing::info!(endpoint = %local, "Pyroscope receiver listening (/ingest, push.v1.PusherService/Push)");
-        let tls = match &self.shared.cfg.tls {
-            Some(t) => Some(t.rustls_config()?),
-            None => None,
-        };
+        let tls = self
+            .shared
+            .cfg
+            .tls
+            .as_ref()
+            .map(|t| t.rustls_config())
+            .transpose()?;
         tasks.add(crate::http_server::spawn(
             listener,
             app,
