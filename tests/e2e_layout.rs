@@ -7,6 +7,8 @@
 //! text). Only times profcol made up itself (samples and profiles without any time get the time
 //! they were received or read) may differ.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+
 mod common;
 
 use std::path::Path;
