@@ -87,12 +87,10 @@ impl Ingest {
             include_original_payload: cfg.include_original_payload,
             ..Default::default()
         };
-        if let Some(l) = &cfg.span_id_labels {
-            opts.span_id_labels = l.clone();
-        }
-        if let Some(l) = &cfg.trace_id_labels {
-            opts.trace_id_labels = l.clone();
-        }
+        opts.override_link_labels(
+            cfg.span_id_labels.as_deref(),
+            cfg.trace_id_labels.as_deref(),
+        );
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
         Ingest {

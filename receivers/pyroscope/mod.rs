@@ -81,12 +81,10 @@ impl Shared {
             scope_name: String::new(),
             ..Default::default()
         };
-        if let Some(l) = &cfg.span_id_labels {
-            opts.span_id_labels = l.clone();
-        }
-        if let Some(l) = &cfg.trace_id_labels {
-            opts.trace_id_labels = l.clone();
-        }
+        opts.override_link_labels(
+            cfg.span_id_labels.as_deref(),
+            cfg.trace_id_labels.as_deref(),
+        );
         let id = ctx.id.to_string();
         let t = &ctx.telemetry;
         Shared {

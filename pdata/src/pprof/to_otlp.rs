@@ -36,6 +36,23 @@ pub struct ToOtlpOptions {
     pub scope_version: String,
 }
 
+impl ToOtlpOptions {
+    /// Replaces the label names read as span and trace ids where a config names them (`None`
+    /// keeps the defaults).
+    pub fn override_link_labels(
+        &mut self,
+        span_id: Option<&[String]>,
+        trace_id: Option<&[String]>,
+    ) {
+        if let Some(l) = span_id {
+            self.span_id_labels = l.to_vec();
+        }
+        if let Some(l) = trace_id {
+            self.trace_id_labels = l.to_vec();
+        }
+    }
+}
+
 impl Default for ToOtlpOptions {
     fn default() -> Self {
         ToOtlpOptions {
