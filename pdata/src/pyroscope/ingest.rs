@@ -72,16 +72,6 @@ pub fn parse_name(name: &str) -> Result<(String, Vec<(String, String)>), IngestE
     Ok((app.to_owned(), labels))
 }
 
-fn civil_to_days(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
 /// Parses `from` / `until` to Unix nanoseconds (spec §4.1): all digits → a `YYYYMMDD` date when 8
 /// digits form a valid one, else 13 digits ms, 16 µs, 19 ns, any other length seconds; otherwise
 /// `now[+-]N<unit>`. Empty → `now_ns`.
@@ -105,7 +95,7 @@ pub fn parse_time(param: &'static str, value: &str, now_ns: i64) -> Result<i64, 
                 v[6..].parse::<i64>().map_err(|_| bad())?,
             );
             if (1..=12).contains(&m) && (1..=31).contains(&d) && y >= 1970 {
-                return Ok(civil_to_days(y, m, d).saturating_mul(86_400_000_000_000));
+                return Ok(crate::time::days_from_civil(y, m, d).saturating_mul(86_400_000_000_000));
             }
         }
         let n: i64 = v.parse().map_err(|_| bad())?;
