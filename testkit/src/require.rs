@@ -57,13 +57,16 @@ pub fn repo_root() -> PathBuf {
     here.parent().unwrap_or(here).to_path_buf()
 }
 
-/// The folders searched for the shared test inputs, in order: `../shared/testdata` beside the
-/// repository, then `/work/shared/testdata`.
+/// The folders searched for the shared test inputs, in order: `$PROFCOL_TESTDATA` when set
+/// (`./scripts/test` sets it to the folder it found), then `../shared/testdata` beside the
+/// repository.
 pub fn testdata_dirs() -> Vec<PathBuf> {
-    vec![
-        repo_root().join("../shared/testdata"),
-        PathBuf::from("/work/shared/testdata"),
-    ]
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PROFCOL_TESTDATA")
+        .map(PathBuf::from)
+        .into_iter()
+        .collect();
+    dirs.push(repo_root().join("../shared/testdata"));
+    dirs
 }
 
 /// A file or folder of the shared test inputs (`rel` is relative to `testdata/`).
