@@ -41,6 +41,18 @@ impl Default for TelemetryConfig {
     }
 }
 
+/// `service.limits` (a profcol key; the Collector has no process-wide budget): the bytes of
+/// request data the whole process may hold between receivers and exporter queues. Receivers
+/// admit a request only while its bytes fit; beyond, they answer 503 / `UNAVAILABLE` with a
+/// retry delay. Unset: a quarter of the memory available to the process (cgroup limit or RAM).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// `service.limits.in_flight_mib`.
+    pub in_flight_mib: Option<u64>,
+    /// `service.limits.in_flight_percentage`: of the memory available to the process.
+    pub in_flight_percentage: Option<u64>,
+}
+
 /// A loaded configuration.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
@@ -53,6 +65,8 @@ pub struct Config {
     pub service_extensions: Vec<ComponentId>,
     pub pipelines: BTreeMap<PipelineId, PipelineConfig>,
     pub telemetry: TelemetryConfig,
+    /// `service.limits`.
+    pub limits: LimitsConfig,
     /// Where the parts of `service` that are not [`Section`]s were written, by key path:
     /// `service`, `service.extensions`, `service.extensions[0]`, `service.pipelines`,
     /// `service.pipelines.profiles` (pipeline IDs in their canonical `signal[/name]` form),
@@ -222,9 +236,10 @@ impl Builder {
                     self.pipelines(e.value, &path, config);
                 }
                 "telemetry" => config.telemetry = self.telemetry(e.value, &path),
+                "limits" => config.limits = self.limits(e.value, &path),
                 other => {
                     let msg = format!(
-                        "unknown key \"{other}\"; expected extensions, pipelines or telemetry"
+                        "unknown key \"{other}\"; expected extensions, pipelines, telemetry or limits"
                     );
                     self.err(path, &e.key_loc, msg);
                 }
@@ -385,6 +400,51 @@ impl Builder {
             allowed.join(", ")
         );
         self.err(join_key(path, &e.key), &e.key_loc, msg);
+    }
+
+    fn limits(&mut self, node: Node, path: &str) -> LimitsConfig {
+        const ALLOWED: &[&str] = &["in_flight_mib", "in_flight_percentage"];
+        let mut l = LimitsConfig::default();
+        let loc = node.loc.clone();
+        for e in self.map_entries(node, path, "a map") {
+            let p = join_key(path, &e.key);
+            if !ALLOWED.contains(&e.key.as_str()) {
+                self.unknown_key(path, &e, ALLOWED);
+                continue;
+            }
+            let Some(text) = self.text(&e.value, &p) else {
+                continue;
+            };
+            let Ok(v) = text.trim().parse::<u64>() else {
+                self.err(
+                    p,
+                    &e.key_loc,
+                    format!("expected a whole number, found \"{text}\""),
+                );
+                continue;
+            };
+            if e.key == "in_flight_mib" {
+                if v == 0 {
+                    self.err(p, &e.key_loc, "must be greater than 0".to_string());
+                    continue;
+                }
+                l.in_flight_mib = Some(v);
+            } else {
+                if v == 0 || v > 100 {
+                    self.err(p, &e.key_loc, "must be between 1 and 100".to_string());
+                    continue;
+                }
+                l.in_flight_percentage = Some(v);
+            }
+        }
+        if l.in_flight_mib.is_some() && l.in_flight_percentage.is_some() {
+            self.err(
+                path,
+                &loc,
+                "set only one of in_flight_mib and in_flight_percentage",
+            );
+        }
+        l
     }
 
     fn telemetry(&mut self, node: Node, path: &str) -> TelemetryConfig {

@@ -16,7 +16,7 @@ mod yaml;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub use crate::config::{Config, PipelineConfig, TelemetryConfig};
+pub use crate::config::{Config, LimitsConfig, PipelineConfig, TelemetryConfig};
 pub use crate::error::{ConfigError, ConfigErrors, Location, Warning};
 pub use crate::ids::{ComponentId, IdError, Kind, PipelineId, Signal};
 pub use crate::resolve::{Catalog, ComponentInfo, resolve};

@@ -85,15 +85,7 @@ fn pprof_request(
 }
 
 fn ctx(telemetry: &Telemetry) -> Context {
-    Context {
-        id: ComponentId {
-            ty: "pyroscope".into(),
-            name: None,
-        },
-        telemetry: telemetry.clone(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    }
+    Context::new(ComponentId::new("pyroscope", None), telemetry.clone())
 }
 
 struct Running {

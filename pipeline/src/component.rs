@@ -85,6 +85,25 @@ pub struct Context {
     pub shutdown: CancellationToken,
     /// True while the whole service is started and not shutting down (health checks read it).
     pub ready: Arc<std::sync::atomic::AtomicBool>,
+    /// The service's extensions (storage, authenticators), by id.
+    pub host: Arc<crate::host::Host>,
+    /// The process-wide budget of bytes in flight (`service.limits`).
+    pub budget: Arc<crate::budget::ByteBudget>,
+}
+
+impl Context {
+    /// The context of a component run outside a service (tests, tools): no extensions, an
+    /// unlimited budget, not ready.
+    pub fn new(id: ComponentId, telemetry: Telemetry) -> Context {
+        Context {
+            id,
+            telemetry,
+            shutdown: CancellationToken::new(),
+            ready: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            host: Arc::new(crate::host::Host::new()),
+            budget: crate::budget::ByteBudget::unlimited(),
+        }
+    }
 }
 
 /// Static facts about a component type.
@@ -114,6 +133,9 @@ impl ComponentInfo {
         ComponentInfo { aliases, ..self }
     }
 }
+
+/// What extension factories create: the lifecycle, and what the extension offers the others.
+pub type BuiltExtension = (Box<dyn Component>, crate::host::Offers);
 
 /// What processor and exporter factories create: the consumer to push into and the lifecycle.
 pub type Built = (Arc<dyn Consumer>, Box<dyn Component>);
@@ -149,7 +171,8 @@ pub trait ExporterFactory: Send + Sync {
 pub trait ExtensionFactory: Send + Sync {
     fn info(&self) -> ComponentInfo;
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors>;
-    fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError>;
+    /// The extension's lifecycle and what it offers other components.
+    fn create(&self, ctx: Context, section: &Section) -> Result<BuiltExtension, BuildError>;
 }
 
 pub enum Factory {

@@ -9,9 +9,10 @@ use profcol_settings::{ComponentConfig, Problems};
 use serde::Deserialize;
 
 use crate::component::{
-    BuildError, Component, ComponentInfo, Context, ExtensionFactory, StartError,
+    BuildError, BuiltExtension, ComponentInfo, Context, ExtensionFactory, StartError,
 };
 use crate::consumer::BoxFuture;
+use crate::host::Offers;
 use crate::task::{TaskComponent, TaskSet, Tasks};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,15 +74,13 @@ impl ExtensionFactory for HealthCheckFactory {
     fn validate(&self, section: &Section) -> Result<(), ConfigErrors> {
         HealthCheckConfig::validate(section)
     }
-    fn create(&self, ctx: Context, section: &Section) -> Result<Box<dyn Component>, BuildError> {
+    fn create(&self, ctx: Context, section: &Section) -> Result<BuiltExtension, BuildError> {
         let check = HealthCheck {
             cfg: HealthCheckConfig::load(section)?,
             ctx,
         };
-        Ok(Box::new(TaskComponent::with_wait(
-            check,
-            std::time::Duration::from_secs(2),
-        )))
+        let component = TaskComponent::with_wait(check, std::time::Duration::from_secs(2));
+        Ok((Box::new(component), Offers::default()))
     }
 }
 

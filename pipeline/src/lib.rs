@@ -19,25 +19,32 @@
 //!   constants — the Collector's own in [`metrics`], component-specific ones beside their
 //!   component in a metric-set struct built once — and the registry serving them.
 
+pub mod budget;
 pub mod component;
 pub mod consumer;
 pub mod error;
 pub mod exporter_helper;
 pub mod grpc_codec;
 pub mod health;
+pub mod host;
 pub mod metrics;
 pub mod receiver_helper;
 pub mod service;
 pub mod task;
 pub mod telemetry;
 
+pub use budget::{BudgetError, ByteBudget, BytePermit};
 pub use component::{
-    BuildError, Built, Component, ComponentInfo, Context, ExporterFactory, ExtensionFactory,
-    Factory, ProcessorFactory, ReceiverFactory, Registry, StartError,
+    BuildError, Built, BuiltExtension, Component, ComponentInfo, Context, ExporterFactory,
+    ExtensionFactory, Factory, ProcessorFactory, ReceiverFactory, Registry, StartError,
 };
 pub use consumer::{BoxFuture, Consumer, Fanout};
 pub use error::{BoxError, ConsumeError, ErrorKind};
 pub use grpc_codec::RawCodec;
+pub use host::{
+    AuthError, ClientAuthenticator, Host, HostError, Offers, Principal, ServerAuthenticator,
+    StorageArea, StorageExtension,
+};
 pub use metrics::ProcessorItems;
 pub use receiver_helper::{
     ReceiverObserver, TransportMetrics, metadata_from_grpc, metadata_from_headers,

@@ -61,6 +61,18 @@ pub const EXPORTER_QUEUE_CAPACITY: MetricDef = MetricDef::new(
     "{batch}",
 );
 
+// profcol's own: the process-wide in-flight budget (`budget`).
+pub const PROCESS_IN_FLIGHT_BYTES: MetricDef = MetricDef::new(
+    "profcol_process_in_flight_bytes",
+    "Bytes of request data admitted and not yet sent or released (receivers and exporter queues).",
+    "By",
+);
+pub const PROCESS_IN_FLIGHT_LIMIT_BYTES: MetricDef = MetricDef::new(
+    "profcol_process_in_flight_limit_bytes",
+    "The process's in-flight budget (service.limits).",
+    "By",
+);
+
 /// `otelcol_processor_incoming_items` / `otelcol_processor_outgoing_items` of one processor.
 pub struct ProcessorItems {
     pub incoming: Counter,

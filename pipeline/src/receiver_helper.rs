@@ -167,15 +167,7 @@ mod tests {
     }
 
     fn ctx(t: &Telemetry) -> Context {
-        Context {
-            id: profcol_config::ComponentId {
-                ty: "otlp".into(),
-                name: None,
-            },
-            telemetry: t.clone(),
-            shutdown: Default::default(),
-            ready: Default::default(),
-        }
+        Context::new(profcol_config::ComponentId::new("otlp", None), t.clone())
     }
 
     fn batch() -> Batch {

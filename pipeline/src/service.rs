@@ -11,8 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use profcol_config::{ComponentId, Config, ConfigError, Kind};
 use tokio_util::sync::CancellationToken;
 
+use crate::budget::{ByteBudget, available_memory};
 use crate::component::{BuildError, Component, Context, Factory, Registry, StartError};
 use crate::consumer::{Consumer, Fanout};
+use crate::host::Host;
 use crate::telemetry::Telemetry;
 
 struct Named {
@@ -76,11 +78,45 @@ impl Service {
     ) -> Result<Service, BuildError> {
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let ctx = |id: &ComponentId| Context {
-            id: id.clone(),
+        let budget = ByteBudget::from_config(&config.limits, available_memory(), &telemetry);
+        let base = Context {
+            id: ComponentId::new("service", None),
             telemetry: telemetry.clone(),
             shutdown: shutdown.clone(),
             ready: ready.clone(),
+            host: Arc::new(Host::new()),
+            budget,
+        };
+
+        // Extensions first: the others find what they offer (storage, authenticators).
+        let mut host = Host::new();
+        let mut extensions = Vec::new();
+        for id in &config.service_extensions {
+            let section = config
+                .extensions
+                .get(id)
+                .ok_or_else(|| undefined(id, Kind::Extension))?;
+            let Some(Factory::Extension(f)) = registry.get(Kind::Extension, &id.ty) else {
+                return Err(unknown(id, Kind::Extension));
+            };
+            let (component, offers) = f.create(
+                Context {
+                    id: id.clone(),
+                    ..base.clone()
+                },
+                section,
+            )?;
+            host.insert(&id.to_string(), offers);
+            extensions.push(Named {
+                id: id.to_string(),
+                component,
+            });
+        }
+        let host = Arc::new(host);
+        let ctx = |id: &ComponentId| Context {
+            id: id.clone(),
+            host: host.clone(),
+            ..base.clone()
         };
 
         // Exporters, once each.
@@ -154,21 +190,6 @@ impl Service {
             receivers.push(Named {
                 id: id.to_string(),
                 component,
-            });
-        }
-
-        let mut extensions = Vec::new();
-        for id in &config.service_extensions {
-            let section = config
-                .extensions
-                .get(id)
-                .ok_or_else(|| undefined(id, Kind::Extension))?;
-            let Some(Factory::Extension(f)) = registry.get(Kind::Extension, &id.ty) else {
-                return Err(unknown(id, Kind::Extension));
-            };
-            extensions.push(Named {
-                id: id.to_string(),
-                component: f.create(ctx(id), section)?,
             });
         }
 

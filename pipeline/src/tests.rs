@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use profcol_config::ComponentId;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_testkit::synth::stacks;
 
@@ -41,15 +40,7 @@ impl Sender for Flaky {
 }
 
 fn ctx(t: &Telemetry) -> Context {
-    Context {
-        id: ComponentId {
-            ty: "test".into(),
-            name: None,
-        },
-        telemetry: t.clone(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    }
+    Context::new(profcol_config::ComponentId::new("test", None), t.clone())
 }
 
 fn batch() -> Batch {

@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use profcol_config::{ComponentId, Section};
+use profcol_config::Section;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{ConsumeError, Consumer, Context, ProcessorFactory, Telemetry};
@@ -26,15 +26,10 @@ impl Consumer for Sink {
 }
 
 fn ctx() -> Context {
-    Context {
-        id: ComponentId {
-            ty: "batch".into(),
-            name: None,
-        },
-        telemetry: Telemetry::new(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    }
+    Context::new(
+        profcol_config::ComponentId::new("batch", None),
+        Telemetry::new(),
+    )
 }
 
 fn make(

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use profcol_config::{ComponentId, Section};
+use profcol_config::Section;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::Discard;
 use profcol_pipeline::{Consumer, Context, ProcessorFactory, Telemetry};
@@ -11,15 +11,10 @@ use serde_json::json;
 use super::{MemoryLimiter, MemoryLimiterConfig, MemoryLimiterFactory};
 
 fn ctx() -> Context {
-    Context {
-        id: ComponentId {
-            ty: "memory_limiter".into(),
-            name: None,
-        },
-        telemetry: Telemetry::new(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    }
+    Context::new(
+        profcol_config::ComponentId::new("memory_limiter", None),
+        Telemetry::new(),
+    )
 }
 
 fn cfg(v: serde_json::Value) -> MemoryLimiterConfig {

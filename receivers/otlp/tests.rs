@@ -1,6 +1,6 @@
 use std::sync::{Arc, Mutex};
 
-use profcol_config::{ComponentId, Section};
+use profcol_config::Section;
 use profcol_pdata::collector::profiles_service_client::ProfilesServiceClient;
 use profcol_pdata::{Batch, ExportProfilesServiceRequest};
 use profcol_pipeline::consumer::BoxFuture;
@@ -57,15 +57,10 @@ async fn start(refuse: bool, extra_grpc: serde_json::Value) -> Running {
         refuse,
     });
     let telemetry = Telemetry::new();
-    let ctx = Context {
-        id: ComponentId {
-            ty: "otlp".into(),
-            name: None,
-        },
-        telemetry: telemetry.clone(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    };
+    let ctx = Context::new(
+        profcol_config::ComponentId::new("otlp", None),
+        telemetry.clone(),
+    );
     let comp = OtlpReceiverFactory
         .create(
             ctx,

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use profcol_config::{ComponentId, Section};
+use profcol_config::Section;
 use profcol_pdata::Batch;
 use profcol_pdata::pprof::{self, Profile};
 use profcol_pipeline::consumer::BoxFuture;
@@ -127,15 +127,10 @@ fn start(cfg: serde_json::Value) -> (Box<dyn profcol_pipeline::Component>, Arc<S
         got: Mutex::new(Vec::new()),
     });
     let telemetry = Telemetry::new();
-    let ctx = Context {
-        id: ComponentId {
-            ty: "pprof".into(),
-            name: None,
-        },
-        telemetry: telemetry.clone(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    };
+    let ctx = Context::new(
+        profcol_config::ComponentId::new("pprof", None),
+        telemetry.clone(),
+    );
     let comp = PprofReceiverFactory
         .create(
             ctx,

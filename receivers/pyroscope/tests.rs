@@ -7,7 +7,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use profcol_config::{ComponentId, Section};
+use profcol_config::Section;
 use profcol_pdata::pprof::{self, Profile};
 use profcol_pdata::proto::{ResourceProfiles, ScopeProfiles};
 use profcol_pdata::pyroscope::{LabelPair, PushRequest, RawProfileSeries, RawSample};
@@ -70,15 +70,10 @@ async fn start(mut cfg: serde_json::Value) -> Receiver {
     cfg["endpoint"] = json!(format!("127.0.0.1:{port}"));
     let sink = Arc::new(Sink::default());
     let telemetry = Telemetry::new();
-    let ctx = Context {
-        id: ComponentId {
-            ty: "pyroscope".into(),
-            name: None,
-        },
-        telemetry: telemetry.clone(),
-        shutdown: Default::default(),
-        ready: Default::default(),
-    };
+    let ctx = Context::new(
+        profcol_config::ComponentId::new("pyroscope", None),
+        telemetry.clone(),
+    );
     let comp = PyroscopeReceiverFactory
         .create(
             ctx,
