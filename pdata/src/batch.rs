@@ -37,6 +37,8 @@ pub struct Batch {
     /// receiver that decoded it and had nothing to resolve). Lets an OTLP→OTLP hop skip re-encoding.
     pub encoded: Option<Bytes>,
     samples: usize,
+    /// The protobuf size of `request`, computed on first use.
+    size: std::sync::OnceLock<usize>,
 }
 
 impl Batch {
@@ -47,6 +49,7 @@ impl Batch {
             context: Arc::new(context),
             encoded: None,
             samples,
+            size: std::sync::OnceLock::new(),
         }
     }
 
@@ -60,9 +63,19 @@ impl Batch {
         self.samples
     }
 
+    /// The request's protobuf encoded size in bytes: what admission budgets and `bytes` queue
+    /// sizers count (the original encoding's length when known, else computed once).
+    pub fn encoded_len(&self) -> usize {
+        *self.size.get_or_init(|| match &self.encoded {
+            Some(b) => b.len(),
+            None => prost::Message::encoded_len(&*self.request),
+        })
+    }
+
     /// Mutable access; clones the request if it is shared and forgets the original encoding.
     pub fn request_mut(&mut self) -> &mut ExportProfilesServiceRequest {
         self.encoded = None;
+        self.size = std::sync::OnceLock::new();
         Arc::make_mut(&mut self.request)
     }
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use profcol_pdata::Batch;
 
+use crate::budget::{ByteBudget, BytePermit};
 use crate::component::Context;
 use crate::consumer::{ConsumeError, Consumer};
 use crate::metrics::{RECEIVER_ACCEPTED, RECEIVER_REFUSED, RECEIVER_REQUESTS};
@@ -56,6 +57,7 @@ pub struct ReceiverObserver {
     id: String,
     telemetry: Telemetry,
     next: Arc<dyn Consumer>,
+    budget: Arc<ByteBudget>,
     transports: Mutex<BTreeMap<&'static str, Arc<TransportMetrics>>>,
 }
 
@@ -71,6 +73,7 @@ impl ReceiverObserver {
             id: ctx.id.to_string(),
             telemetry: ctx.telemetry.clone(),
             next,
+            budget: ctx.budget.clone(),
             transports: Mutex::new(BTreeMap::new()),
         };
         for t in transports {
@@ -101,11 +104,51 @@ impl ReceiverObserver {
             .clone()
     }
 
-    /// Hands `batch` to the next consumer, counting its samples as accepted or refused.
+    /// Admits `bytes` of request data into the process's in-flight budget before they are
+    /// decoded; the permit is held until the pipeline answered
+    /// ([`forward_admitted`](ReceiverObserver::forward_admitted)). A refusal (throttled, with a
+    /// retry delay; permanent for a request larger than the whole budget) is counted as a failed
+    /// request.
+    pub fn admit(&self, transport: &'static str, bytes: usize) -> Result<BytePermit, ConsumeError> {
+        self.budget
+            .try_acquire(u64::try_from(bytes).unwrap_or(u64::MAX))
+            .map_err(|e| {
+                self.transport(transport).requests_failed.add(1);
+                tracing::debug!(receiver = %self.id, bytes, error = %e, "request refused: in-flight budget spent");
+                e.into_consume_error()
+            })
+    }
+
+    /// Hands `batch` to the next consumer, counting its samples as accepted or refused. Its bytes
+    /// are admitted into the in-flight budget first (see [`admit`](ReceiverObserver::admit));
+    /// receivers that admitted the request before decoding it use
+    /// [`forward_admitted`](ReceiverObserver::forward_admitted).
     pub async fn forward(&self, transport: &'static str, batch: Batch) -> Result<(), ConsumeError> {
+        let permit = match self.admit(transport, batch.encoded_len()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.transport(transport)
+                    .refused
+                    .add(batch.sample_count() as u64);
+                return Err(e);
+            }
+        };
+        self.forward_admitted(transport, batch, permit).await
+    }
+
+    /// [`forward`](ReceiverObserver::forward) for a batch whose bytes `permit` already holds;
+    /// the permit is released once the pipeline answered.
+    pub async fn forward_admitted(
+        &self,
+        transport: &'static str,
+        batch: Batch,
+        permit: BytePermit,
+    ) -> Result<(), ConsumeError> {
         let m = self.transport(transport);
         let n = batch.sample_count() as u64;
-        match self.next.consume(batch).await {
+        let result = self.next.consume(batch).await;
+        drop(permit);
+        match result {
             Ok(()) => {
                 m.accepted.add(n);
                 m.requests_ok.add(1);
@@ -207,6 +250,37 @@ mod tests {
         refusing.refuse("grpc", 5);
         let failed = [("transport", "grpc"), ("outcome", "failure")];
         assert_eq!(t.value(RECEIVER_REQUESTS.name, &failed), Some(2));
+    }
+
+    #[tokio::test]
+    async fn admission_holds_bytes_until_the_pipeline_answered() {
+        let t = Telemetry::new();
+        let b = batch();
+        let size = b.encoded_len();
+        let mut c = ctx(&t);
+        c.budget = ByteBudget::new(size as u64 * 3 / 2, &t);
+        let budget = c.budget.clone();
+        let obs = ReceiverObserver::new(&c, Arc::new(Discard), &["http"]);
+        let held = obs.admit("http", size).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(budget.in_flight(), size as u64);
+        // A second request does not fit while the first is held: throttled, counted.
+        let e = obs.forward("http", batch()).await.err();
+        assert!(
+            e.as_ref().is_some_and(
+                |e| e.kind() == crate::ErrorKind::Throttled && e.retry_after().is_some()
+            ),
+            "{e:?}"
+        );
+        let failed = [("transport", "http"), ("outcome", "failure")];
+        assert_eq!(t.value(RECEIVER_REQUESTS.name, &failed), Some(1));
+        obs.forward_admitted("http", b, held)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(budget.in_flight(), 0, "released once the pipeline answered");
+        obs.forward("http", batch())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(budget.in_flight(), 0);
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! The `batch` processor for profiles: merges requests into one dictionary until
 //! `send_batch_size` samples or `timeout`, one batch per distinct `metadata_keys` value set, and
 //! splits what it sends at `send_batch_max_size`.
+//!
+//! It acknowledges nothing it may later drop: a request's `consume` returns only when the batch
+//! it joined was taken by the next component (every exporter queue holds it), with that
+//! component's answer. A refusal downstream (queue full, memory limit) thus reaches each client
+//! whose data was in the batch, who retries, instead of being dropped after a success was
+//! already sent. The cost is latency (up to `timeout`) and, if one part of a split batch is
+//! refused while another was taken, duplicates of the taken part when clients retry.
 
 pub mod config;
 mod error;
@@ -32,9 +39,9 @@ pub const TIMEOUT_TRIGGER_SEND: MetricDef = MetricDef::new(
     "Number of times the batch was sent due to a timeout trigger.",
     "{time}",
 );
-pub const DROPPED_SAMPLES: MetricDef = MetricDef::new(
-    "profcol_processor_dropped_profile_samples",
-    "Samples a processor dropped because the next component refused them.",
+pub const REFUSED_SAMPLES: MetricDef = MetricDef::new(
+    "profcol_processor_batch_refused_profile_samples",
+    "Samples of batches the next component refused; every request they came from was answered with the refusal.",
     "{sample}",
 );
 
@@ -67,8 +74,9 @@ impl ProcessorFactory for BatchFactory {
             counters: ProcessorItems::new(t, &id),
             size_trigger: t.counter_of(&SIZE_TRIGGER_SEND, &[("processor", &id)]),
             timeout_trigger: t.counter_of(&TIMEOUT_TRIGGER_SEND, &[("processor", &id)]),
-            dropped: t.counter_of(&DROPPED_SAMPLES, &[("processor", &id)]),
+            refused: t.counter_of(&REFUSED_SAMPLES, &[("processor", &id)]),
             tasks: TaskSet::new(),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             id,
         });
         Ok((p.clone(), Box::new(BatchComponent(p))))
@@ -77,11 +85,16 @@ impl ProcessorFactory for BatchFactory {
 
 type ShardKey = Vec<(String, Vec<String>)>;
 
+/// The answer each request waiting on a shard gets when the shard was sent.
+type Waiter = tokio::sync::oneshot::Sender<Result<(), ConsumeError>>;
+
 struct Shard {
     builder: RequestBuilder,
     deadline: Instant,
     metadata: BTreeMap<String, Vec<String>>,
     received: SystemTime,
+    /// The requests whose data is in this shard, waiting for its outcome.
+    waiters: Vec<Waiter>,
 }
 
 pub struct BatchProcessor {
@@ -91,9 +104,11 @@ pub struct BatchProcessor {
     counters: ProcessorItems,
     size_trigger: Counter,
     timeout_trigger: Counter,
-    dropped: Counter,
+    refused: Counter,
     /// The timer task and its stop token.
     tasks: TaskSet,
+    /// Set once shutdown flushed the shards: later requests pass straight through.
+    stopped: std::sync::atomic::AtomicBool,
     id: String,
 }
 
@@ -106,8 +121,9 @@ impl BatchProcessor {
             .collect()
     }
 
-    /// Turns a shard into batches no larger than `send_batch_max_size`.
-    fn finish(&self, shard: Shard) -> Vec<Batch> {
+    /// Turns a shard into batches no larger than `send_batch_max_size`, and its waiters.
+    fn finish(&self, shard: Shard) -> (Vec<Batch>, Vec<Waiter>) {
+        let waiters = shard.waiters;
         let req = shard.builder.finish();
         let ctx = RequestContext {
             metadata: shard.metadata,
@@ -120,24 +136,40 @@ impl BatchProcessor {
         } else {
             vec![req]
         };
-        parts
+        let batches = parts
             .into_iter()
             .map(|p| Batch::new(p, ctx.clone()))
-            .collect()
+            .collect();
+        (batches, waiters)
     }
 
-    async fn send(&self, batches: Vec<Batch>) -> Result<(), ConsumeError> {
-        let mut result = Ok(());
+    /// Sends a finished shard and answers every request waiting on it with the outcome: the
+    /// first refusal (a retryable one preferred) if any part was refused.
+    async fn send(
+        &self,
+        (batches, waiters): (Vec<Batch>, Vec<Waiter>),
+    ) -> Result<(), ConsumeError> {
+        let mut result: Result<(), ConsumeError> = Ok(());
         for b in batches {
             let n = b.sample_count() as u64;
             match self.next.consume(b).await {
                 Ok(()) => self.counters.outgoing.add(n),
                 Err(e) => {
-                    self.dropped.add(n);
-                    tracing::warn!(processor = %self.id, samples = n, error = %e, "next component refused a batch");
-                    result = Err(e);
+                    self.refused.add(n);
+                    tracing::warn!(processor = %self.id, samples = n, clients = waiters.len(), kind = %e.kind(), error = %e, "next component refused a batch; its clients are told to retry");
+                    let replace = match &result {
+                        Ok(()) => true,
+                        Err(f) => f.is_permanent() && e.is_retryable(),
+                    };
+                    if replace {
+                        result = Err(e);
+                    }
                 }
             }
+        }
+        for w in waiters {
+            // A client that went away no longer waits; its data was still sent.
+            let _ = w.send(result.clone());
         }
         result
     }
@@ -178,8 +210,7 @@ impl BatchProcessor {
             let expired = self.take_expired(false);
             for shard in expired {
                 self.timeout_trigger.add(1);
-                let batches = self.finish(shard);
-                let _ = self.send(batches).await;
+                let _ = self.send(self.finish(shard)).await;
             }
         }
     }
@@ -190,7 +221,13 @@ impl Consumer for BatchProcessor {
         Box::pin(async move {
             let n = batch.sample_count();
             self.counters.incoming.add(n as u64);
+            if self.stopped.load(std::sync::atomic::Ordering::Acquire) {
+                self.next.consume(batch).await?;
+                self.counters.outgoing.add(n as u64);
+                return Ok(());
+            }
             let key = self.key(&batch);
+            let (tx, rx) = tokio::sync::oneshot::channel();
             let ready = {
                 let mut shards = match self.shards.lock() {
                     Ok(s) => s,
@@ -208,21 +245,26 @@ impl Consumer for BatchProcessor {
                     deadline: Instant::now() + self.cfg.timeout,
                     metadata: key.iter().filter(|(_, v)| !v.is_empty()).cloned().collect(),
                     received: batch.context.received,
+                    waiters: Vec::new(),
                 });
                 shard.builder.push_request(&batch.request);
+                shard.waiters.push(tx);
                 if shard.builder.sample_count() >= self.cfg.send_batch_size {
                     shards.remove(&key)
                 } else {
                     None
                 }
             };
-            match ready {
-                Some(shard) => {
-                    self.size_trigger.add(1);
-                    let batches = self.finish(shard);
-                    self.send(batches).await
-                }
-                None => Ok(()),
+            if let Some(shard) = ready {
+                // This request filled the batch: it sends it, on its own task, and everyone in
+                // it gets the answer.
+                self.size_trigger.add(1);
+                return self.send(self.finish(shard)).await;
+            }
+            // Wait for the timer (or a later request filling the batch) to send it.
+            match rx.await {
+                Ok(r) => r,
+                Err(_) => Err(ConsumeError::retryable(BatchError::Stopped)),
             }
         })
     }
@@ -241,9 +283,9 @@ impl Component for BatchComponent {
         Box::pin(async move {
             let p = &self.0;
             p.tasks.shutdown().await;
+            p.stopped.store(true, std::sync::atomic::Ordering::Release);
             for shard in p.take_expired(true) {
-                let batches = p.finish(shard);
-                let _ = p.send(batches).await;
+                let _ = p.send(p.finish(shard)).await;
             }
         })
     }

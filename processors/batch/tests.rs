@@ -66,9 +66,9 @@ fn batch(service: &str, n: usize) -> Batch {
 async fn size_trigger_merges_and_keeps_every_sample() {
     let (c, comp, sink) = make(json!({"send_batch_size": 10, "timeout": "1h"}));
     comp.start().await.unwrap();
-    for _ in 0..3 {
-        c.consume(batch("a", 4)).await.unwrap();
-    }
+    // Each request waits for the batch it joined; the third fills it and all three are answered.
+    let answers = futures::future::join_all((0..3).map(|_| c.consume(batch("a", 4)))).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     // 12 samples ≥ 10: one merged batch went out.
     let got = sink.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
@@ -96,9 +96,8 @@ async fn size_trigger_merges_and_keeps_every_sample() {
 async fn timeout_flushes_partial_batch() {
     let (c, comp, sink) = make(json!({"send_batch_size": 1000, "timeout": "50ms"}));
     comp.start().await.unwrap();
+    // The request is answered once the timer sent its batch, not before.
     c.consume(batch("a", 3)).await.unwrap();
-    assert!(sink.got.lock().unwrap().is_empty());
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let got = sink.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].sample_count(), 3);
@@ -122,6 +121,7 @@ async fn metadata_keys_partition_batches() {
     let (c, comp, sink) =
         make(json!({"send_batch_size": 100, "timeout": "1h", "metadata_keys": ["X-Scope-OrgID"]}));
     comp.start().await.unwrap();
+    let mut waiting = Vec::new();
     for tenant in ["t1", "t2", "t1"] {
         let mut ctx = RequestContext::default();
         ctx.metadata
@@ -131,12 +131,21 @@ async fn metadata_keys_partition_batches() {
             value: 5,
             attributes: &[],
         }];
-        c.consume(Batch::new(request("svc", &s), ctx))
-            .await
-            .unwrap();
+        let c = c.clone();
+        let b = Batch::new(request("svc", &s), ctx);
+        waiting.push(tokio::spawn(async move { c.consume(b).await }));
     }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(sink.got.lock().unwrap().is_empty());
+    assert!(
+        waiting.iter().all(|w| !w.is_finished()),
+        "nothing is acknowledged before it is sent"
+    );
+    // Shutdown flushes; every waiting request is answered with the outcome.
     comp.shutdown().await;
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
     let got = sink.got.lock().unwrap().clone();
     assert_eq!(got.len(), 2, "one batch per tenant");
     for b in &got {
@@ -155,14 +164,111 @@ async fn cardinality_limit_refuses_new_combinations() {
         json!({"send_batch_size": 100, "timeout": "1h", "metadata_keys": ["tenant"], "metadata_cardinality_limit": 1}),
     );
     comp.start().await.unwrap();
-    for (i, tenant) in ["a", "b"].iter().enumerate() {
+    let tenant_batch = |t: &str| {
         let mut ctx = RequestContext::default();
-        ctx.metadata.insert("tenant".into(), vec![(*tenant).into()]);
-        let r = c
-            .consume(Batch::new(stacks("s", &[(&["x"], 1)]), ctx))
-            .await;
-        assert_eq!(r.is_ok(), i == 0);
+        ctx.metadata.insert("tenant".into(), vec![t.into()]);
+        Batch::new(stacks("s", &[(&["x"], 1)]), ctx)
+    };
+    let first = {
+        let c = c.clone();
+        let b = tenant_batch("a");
+        tokio::spawn(async move { c.consume(b).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = c.consume(tenant_batch("b")).await;
+    assert!(second.is_err_and(|e| e.is_permanent()));
+    comp.shutdown().await;
+    first.await.unwrap().unwrap();
+}
+
+/// Refuses every batch (a full exporter queue, a memory limit).
+struct Refusing;
+
+impl Consumer for Refusing {
+    fn consume(&self, _batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async {
+            Err(ConsumeError::throttled("queue full")
+                .with_retry_after(Some(Duration::from_secs(1))))
+        })
     }
+}
+
+/// Takes batches only when the test opens the gate.
+struct Gated {
+    gate: tokio::sync::Semaphore,
+    got: Mutex<usize>,
+}
+
+impl Consumer for Gated {
+    fn consume(&self, batch: Batch) -> BoxFuture<'_, Result<(), ConsumeError>> {
+        Box::pin(async move {
+            let _p = self.gate.acquire().await.unwrap();
+            *self.got.lock().unwrap() += batch.sample_count();
+            Ok(())
+        })
+    }
+}
+
+/// The observed bug: the processor answered success, then dropped what the next component
+/// refused. Now every client whose data was in the refused batch gets the refusal.
+#[tokio::test]
+async fn a_refused_batch_is_refused_to_every_client_in_it() {
+    let t = Telemetry::new();
+    let ctx = Context::new(profcol_config::ComponentId::new("batch", None), t.clone());
+    let (c, comp) = BatchFactory
+        .create(
+            ctx,
+            &Section::from_value(
+                "processors.batch",
+                json!({"send_batch_size": 10, "timeout": "50ms"}),
+            ),
+            Arc::new(Refusing),
+        )
+        .unwrap();
+    comp.start().await.unwrap();
+    // Three fill a batch (size trigger), one more waits for the timer: all four are refused.
+    let mut answers = futures::future::join_all((0..3).map(|_| c.consume(batch("a", 4)))).await;
+    answers.push(c.consume(batch("a", 1)).await);
+    for a in &answers {
+        let e = a
+            .as_ref()
+            .expect_err("refused downstream must not be acknowledged");
+        assert!(e.is_retryable() && e.retry_after().is_some(), "{e:?}");
+    }
+    let refused = t.value("profcol_processor_batch_refused_profile_samples", &[]);
+    assert_eq!(refused, Some(13), "{}", t.render());
+    comp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_request_is_answered_only_once_the_next_component_took_its_batch() {
+    let gated = Arc::new(Gated {
+        gate: tokio::sync::Semaphore::new(0),
+        got: Mutex::new(0),
+    });
+    let (c, comp) = BatchFactory
+        .create(
+            ctx(),
+            &Section::from_value(
+                "processors.batch",
+                json!({"send_batch_size": 1000, "timeout": "10ms"}),
+            ),
+            gated.clone(),
+        )
+        .unwrap();
+    comp.start().await.unwrap();
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move { c.consume(batch("a", 5)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !waiting.is_finished(),
+        "answered before the batch was taken"
+    );
+    gated.gate.add_permits(1);
+    waiting.await.unwrap().unwrap();
+    assert_eq!(*gated.got.lock().unwrap(), 5);
     comp.shutdown().await;
 }
 

@@ -60,12 +60,15 @@ impl tonic::server::UnaryService<Bytes> for ExportMethod {
                 .unwrap_or("")
                 .to_owned();
             let bytes = request.into_inner();
+            let permit = ingest
+                .admit(Transport::Grpc, bytes.len())
+                .map_err(status_of)?;
             let req = ExportProfilesServiceRequest::decode(bytes.clone()).map_err(|e| {
                 tracing::warn!(user_agent = %agent, error = %e, "undecodable OTLP profiles request (is the sender on an older OTLP profiles layout?)");
                 Status::invalid_argument(format!("cannot decode ExportProfilesServiceRequest: {e}"))
             })?;
             ingest
-                .export(req, Some(bytes), metadata, Transport::Grpc)
+                .export(req, Some(bytes), metadata, Transport::Grpc, permit)
                 .await
                 .map(|resp| tonic::Response::new(Bytes::from(resp.encode_to_vec())))
                 .map_err(status_of)

@@ -161,6 +161,12 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
         }
         Err(e) => return error_response(&state, StatusCode::BAD_REQUEST, 3, enc, &e.to_string()),
     };
+    // Admission before decoding: the bytes count against the process's in-flight budget until
+    // the pipeline answered.
+    let permit = match state.ingest.admit(Transport::Http, plain.len()) {
+        Ok(p) => p,
+        Err(e) => return refused(&state, enc, &e),
+    };
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -194,7 +200,7 @@ async fn export(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bo
     };
     match state
         .ingest
-        .export(req, encoded, metadata, Transport::Http)
+        .export(req, encoded, metadata, Transport::Http, permit)
         .await
     {
         Ok(resp) => {

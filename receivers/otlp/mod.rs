@@ -17,8 +17,8 @@ use profcol_pdata::collector::{
 use profcol_pdata::{Batch, RequestContext, ValidationOptions};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{
-    BuildError, Component, ComponentInfo, Consumer, Context, ReceiverFactory, ReceiverObserver,
-    StartError, TaskComponent, TaskSet, Tasks,
+    BuildError, BytePermit, Component, ComponentInfo, Consumer, Context, ReceiverFactory,
+    ReceiverObserver, StartError, TaskComponent, TaskSet, Tasks,
 };
 use profcol_settings::ComponentConfig;
 
@@ -84,13 +84,24 @@ impl Ingest {
         }
     }
 
-    /// Validates and forwards a decoded request.
+    /// Admits a request's `bytes` (decompressed, not yet decoded) into the process's in-flight
+    /// budget; hold the permit until [`export`](Ingest::export) answered.
+    pub(crate) fn admit(
+        &self,
+        transport: Transport,
+        bytes: usize,
+    ) -> Result<BytePermit, IngestError> {
+        Ok(self.observer.admit(transport.label(), bytes)?)
+    }
+
+    /// Validates and forwards a decoded request whose bytes `permit` holds.
     pub(crate) async fn export(
         &self,
         mut req: ExportProfilesServiceRequest,
         encoded: Option<Bytes>,
         metadata: BTreeMap<String, Vec<String>>,
         transport: Transport,
+        permit: BytePermit,
     ) -> Result<ExportProfilesServiceResponse, IngestError> {
         let t = transport.label();
         let before = profcol_pdata::sample_count(&req) as u64;
@@ -136,7 +147,7 @@ impl Ingest {
         if let (Some(enc), true) = (encoded, unchanged) {
             batch = batch.with_encoded(enc);
         }
-        self.observer.forward(t, batch).await?;
+        self.observer.forward_admitted(t, batch, permit).await?;
         Ok(ExportProfilesServiceResponse {
             partial_success: partial,
         })
