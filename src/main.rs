@@ -1,5 +1,6 @@
 //! The `profcol` binary: a thin CLI over the workspace crates.
 
+mod alloc;
 mod convert;
 mod query_cmd;
 
@@ -176,6 +177,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     for w in &warnings {
         tracing::warn!("{w}");
     }
+    alloc::init();
     let telemetry = Telemetry::new();
     let service =
         Service::build(&config, &registry, telemetry.clone()).context("building the pipeline")?;

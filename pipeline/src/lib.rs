@@ -27,6 +27,7 @@ pub mod exporter_helper;
 pub mod grpc_codec;
 pub mod health;
 pub mod host;
+pub mod memory;
 pub mod metrics;
 pub mod receiver_helper;
 pub mod service;

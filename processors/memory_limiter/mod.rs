@@ -1,6 +1,11 @@
-//! The `memory_limiter` processor: checks the process's resident memory every `check_interval`
+//! The `memory_limiter` processor: checks the memory the process holds every `check_interval`
 //! and refuses data with a retryable error while usage is above the soft limit
 //! (`limit - spike_limit`), so receivers answer 503 / `UNAVAILABLE` and senders back off.
+//!
+//! Usage is the allocator's live bytes (jemalloc's `stats.allocated` in the `profcol` binary),
+//! not the resident set: freed memory counts as free at once, so the limiter admits data again
+//! as soon as the load that filled memory is gone (the resident set lags behind: allocators keep
+//! freed pages for a while; jemalloc's background threads return them to the OS).
 
 pub mod config;
 mod error;
@@ -29,32 +34,13 @@ pub const REFUSED_SAMPLES: MetricDef = MetricDef::new(
 /// Reads the memory the process uses, in bytes.
 pub type UsageFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
-/// Resident set size of this process from `/proc/self/status` (0 where unavailable).
-pub fn process_rss() -> u64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return 0;
-    };
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
+pub use profcol_pipeline::budget::available_memory as total_memory;
+pub use profcol_pipeline::memory::process_rss;
 
-/// Memory available to the process: the cgroup v2 limit when set, else the machine's total.
-pub fn total_memory() -> u64 {
-    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        && let Ok(v) = s.trim().parse::<u64>()
-    {
-        return v;
-    }
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+/// What the process holds: the allocator's live bytes where the binary installed its probe,
+/// else the resident set size (see `profcol_pipeline::memory`).
+pub fn process_memory() -> u64 {
+    profcol_pipeline::memory::in_use().0
 }
 
 pub struct MemoryLimiterFactory;
@@ -84,7 +70,7 @@ impl ProcessorFactory for MemoryLimiterFactory {
         next: Arc<dyn Consumer>,
     ) -> Result<Built, BuildError> {
         let cfg = MemoryLimiterConfig::load(section)?;
-        let p = MemoryLimiter::new(&ctx, cfg, next, Arc::new(process_rss), total_memory());
+        let p = MemoryLimiter::new(&ctx, cfg, next, Arc::new(process_memory), total_memory());
         Ok((p.clone(), Box::new(LimiterComponent(p))))
     }
 }

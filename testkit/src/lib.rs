@@ -8,6 +8,7 @@
 // Test support: a panic here is how a test fails, with its message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod otlp_sink;
 pub mod pyroscope_server;
 pub mod query_data;
 pub mod require;
