@@ -637,3 +637,32 @@ fn spec_example_loads_and_resolves() {
     );
     assert_eq!(config.telemetry.metrics_address, "localhost:8888");
 }
+
+#[test]
+fn service_limits() {
+    let (c, _) = load_ok("service:\n  limits:\n    in_flight_mib: 128\n", &[]);
+    assert_eq!(c.limits.in_flight_mib, Some(128));
+    assert_eq!(c.limits.in_flight_percentage, None);
+    let (c, _) = load_ok("service:\n  limits:\n    in_flight_percentage: 30\n", &[]);
+    assert_eq!(c.limits.in_flight_percentage, Some(30));
+
+    let errors = load_err(
+        "service:\n  limits:\n    in_flight_mib: lots\n    in_flight_percentage: 130\n    burst: 1\n",
+        &[],
+    );
+    let paths: Vec<String> = errors.iter().map(|e| e.path.clone()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "service.limits.in_flight_mib",
+            "service.limits.in_flight_percentage",
+            "service.limits.burst"
+        ],
+        "{errors}"
+    );
+    let both = load_err(
+        "service:\n  limits:\n    in_flight_mib: 1\n    in_flight_percentage: 10\n",
+        &[],
+    );
+    assert!(both.to_string().contains("only one of"), "{both}");
+}
