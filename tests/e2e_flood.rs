@@ -362,3 +362,40 @@ fn limiter_admits_again_within_seconds_after_a_flood() {
     );
     s.collector.stop();
 }
+
+/// While a stopping process drains its queue, the health check answers 503 (load balancers stop
+/// sending), and the data acknowledged before SIGTERM still reaches the backend.
+#[test]
+fn draining_reports_unhealthy_and_still_delivers() {
+    const SAMPLES: usize = 50;
+    let s = start(512, 100, Duration::from_millis(1));
+    let health = s.collector.health_port.expect("health port");
+    s.sink.set_down(true);
+    let tpl = template(SAMPLES);
+    let http = Http::new();
+    let ids: Vec<String> = (0..5).map(|n| id(0, n)).collect();
+    for rid in &ids {
+        let r = http.post(&s.url, "application/x-protobuf", with_id(&tpl, rid));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let mut collector = s.collector;
+    collector.sigterm();
+    let unhealthy = poll(Duration::from_secs(10), || {
+        http_get(health, "/").and_then(|(code, _)| (code == 503).then_some(()))
+    });
+    assert!(
+        unhealthy.is_some(),
+        "the health check never answered 503 while draining; log:\n{}",
+        collector.stderr()
+    );
+    // The backend comes back: the queue drains and the process exits cleanly.
+    s.sink.set_down(false);
+    let status = collector.wait_exit(Duration::from_secs(40));
+    assert!(
+        status.is_some_and(|st| st.success()),
+        "{status:?}; log:\n{}",
+        collector.stderr()
+    );
+    let (missing, _) = wait_delivered(&s.sink, &ids, SAMPLES as u64, Duration::from_secs(5));
+    assert!(missing.is_empty(), "lost on shutdown: {missing:?}");
+}
