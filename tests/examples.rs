@@ -80,14 +80,23 @@ fn forward_to_otlp_example_forwards() {
     let mut a = Profcol::start_file("forward", &example, Some(a_health), &[], &env);
     b.wait_ready(None);
     a.wait_ready(None);
-    let http = Http::new();
-    for _ in 0..3 {
-        let r = http.post(
-            &format!("http://127.0.0.1:{a_http}/v1development/profiles"),
-            "application/x-protobuf",
-            capture.clone(),
-        );
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    // Three clients at once: the batch processor answers each when the batch it joined was
+    // forwarded, so concurrent requests are what it merges.
+    let senders: Vec<_> = (0..3)
+        .map(|_| {
+            let body = capture.clone();
+            std::thread::spawn(move || {
+                let r = Http::new().post(
+                    &format!("http://127.0.0.1:{a_http}/v1development/profiles"),
+                    "application/x-protobuf",
+                    body,
+                );
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().expect("sender");
     }
     let req = ExportProfilesServiceRequest::decode(&capture[..]).expect("capture decodes");
     let expected = summarize([&req, &req, &req]);
