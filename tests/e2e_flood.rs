@@ -18,27 +18,20 @@ use std::time::{Duration, Instant};
 
 use common::{Http, Profcol, free_port, http_get, metric_sum, poll, telemetry_yaml};
 use profcol_testkit::otlp_sink::OtlpSink;
-use profcol_testkit::synth::stacks;
+use profcol_testkit::synth::numbered_stacks;
 use prost::Message;
 
 /// A request of `samples` samples with distinct, long frame names (so it weighs something),
 /// whose `service.name` is a fixed-width placeholder [`id_bytes`] replaces in the encoding.
 fn template(samples: usize) -> Vec<u8> {
-    let frames: Vec<[String; 3]> = (0..samples)
-        .map(|i| {
-            [
-                "main".to_owned(),
-                format!("package/module/handler_{i:06}_with_a_long_descriptive_name"),
-                format!("package/module/leaf_function_{i:06}_doing_the_actual_work"),
-            ]
-        })
-        .collect();
-    let refs: Vec<Vec<&str>> = frames
-        .iter()
-        .map(|f| f.iter().map(String::as_str).collect())
-        .collect();
-    let st: Vec<(&[&str], i64)> = refs.iter().map(|f| (f.as_slice(), 1)).collect();
-    stacks(PLACEHOLDER, &st).encode_to_vec()
+    numbered_stacks(PLACEHOLDER, samples, |i| {
+        vec![
+            "main".to_owned(),
+            format!("package/module/handler_{i:06}_with_a_long_descriptive_name"),
+            format!("package/module/leaf_function_{i:06}_doing_the_actual_work"),
+        ]
+    })
+    .encode_to_vec()
 }
 
 const PLACEHOLDER: &str = "flood-XX-XXXXXXX";
@@ -60,14 +53,7 @@ fn with_id(template: &[u8], id: &str) -> Vec<u8> {
 }
 
 fn rss_of(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
+    profcol_pipeline::memory::rss_of(&pid.to_string())
 }
 
 struct Flood {

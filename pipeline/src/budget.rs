@@ -185,24 +185,6 @@ impl std::fmt::Debug for BytePermit {
     }
 }
 
-/// Memory available to the process: the cgroup v2 limit when set, else the machine's total
-/// (0 where neither can be read).
-pub fn available_memory() -> u64 {
-    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
-        && let Ok(v) = s.trim().parse::<u64>()
-    {
-        return v;
-    }
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

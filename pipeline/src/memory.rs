@@ -46,13 +46,38 @@ pub fn in_use() -> (u64, Source) {
 
 /// Resident set size of this process from `/proc/self/status` (0 where unavailable).
 pub fn process_rss() -> u64 {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return 0;
-    };
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+    rss_of("self")
+}
+
+/// Resident set size of process `pid` (`"self"` or a number) from `/proc/<pid>/status`, 0 where
+/// unavailable.
+pub fn rss_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| kib_field(&s, "VmRSS"))
+        .unwrap_or(0)
+}
+
+/// The bytes of a `Key:   123 kB` line of a `/proc` file (`/proc/meminfo`, `/proc/<pid>/status`).
+pub fn kib_field(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+        .map(|kb| kb * 1024)
+}
+
+/// Memory available to the process: the cgroup v2 limit when set, else the machine's total
+/// (0 where neither can be read).
+pub fn available_memory() -> u64 {
+    if let Ok(s) = std::fs::read_to_string("/sys/fs/cgroup/memory.max")
+        && let Ok(v) = s.trim().parse::<u64>()
+    {
+        return v;
+    }
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| kib_field(&s, "MemTotal"))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -62,5 +87,11 @@ mod tests {
         let (v, src) = super::in_use();
         assert_eq!(src, super::Source::Rss);
         assert!(v > 1 << 20, "{v}");
+        assert!(super::available_memory() > v);
+        assert_eq!(
+            super::kib_field("VmHWM:\t 10 kB\nVmRSS:\t  3 kB\n", "VmRSS"),
+            Some(3072)
+        );
+        assert_eq!(super::kib_field("VmRSS: x kB", "VmRSS"), None);
     }
 }

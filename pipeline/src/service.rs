@@ -11,10 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use profcol_config::{ComponentId, Config, ConfigError, Kind};
 use tokio_util::sync::CancellationToken;
 
-use crate::budget::{ByteBudget, available_memory};
+use crate::budget::ByteBudget;
 use crate::component::{BuildError, Component, Context, Factory, Registry, StartError};
 use crate::consumer::{Consumer, Fanout};
 use crate::host::Host;
+use crate::memory::available_memory;
 use crate::telemetry::Telemetry;
 
 struct Named {

@@ -5,7 +5,7 @@ use profcol_config::Section;
 use profcol_pdata::{Batch, RequestContext};
 use profcol_pipeline::consumer::BoxFuture;
 use profcol_pipeline::{ConsumeError, Consumer, Context, ProcessorFactory, Telemetry};
-use profcol_testkit::synth::{StackSample, request, stacks, totals_by_stack};
+use profcol_testkit::synth::{StackSample, numbered_stacks, request, stacks, totals_by_stack};
 use serde_json::json;
 
 use super::BatchFactory;
@@ -51,15 +51,8 @@ fn make(
 }
 
 fn batch(service: &str, n: usize) -> Batch {
-    let frames: Vec<Vec<String>> = (0..n)
-        .map(|i| vec!["main".to_string(), format!("f{i}")])
-        .collect();
-    let refs: Vec<Vec<&str>> = frames
-        .iter()
-        .map(|f| f.iter().map(String::as_str).collect())
-        .collect();
-    let st: Vec<(&[&str], i64)> = refs.iter().map(|f| (f.as_slice(), 1)).collect();
-    Batch::new(stacks(service, &st), RequestContext::default())
+    let req = numbered_stacks(service, n, |i| vec!["main".to_string(), format!("f{i}")]);
+    Batch::new(req, RequestContext::default())
 }
 
 #[tokio::test]

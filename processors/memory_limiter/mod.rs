@@ -34,7 +34,7 @@ pub const REFUSED_SAMPLES: MetricDef = MetricDef::new(
 /// Reads the memory the process uses, in bytes.
 pub type UsageFn = Arc<dyn Fn() -> u64 + Send + Sync>;
 
-pub use profcol_pipeline::budget::available_memory as total_memory;
+pub use profcol_pipeline::memory::available_memory as total_memory;
 pub use profcol_pipeline::memory::process_rss;
 
 /// What the process holds: the allocator's live bytes where the binary installed its probe,

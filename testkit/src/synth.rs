@@ -108,6 +108,21 @@ pub fn stacks(service: &str, stacks: &[(&[&str], i64)]) -> ExportProfilesService
     request(service, &samples)
 }
 
+/// [`stacks`] of `n` samples of value 1, sample `i` with the frames `frames(i)` (root first).
+pub fn numbered_stacks(
+    service: &str,
+    n: usize,
+    frames: impl Fn(usize) -> Vec<String>,
+) -> ExportProfilesServiceRequest {
+    let owned: Vec<Vec<String>> = (0..n).map(frames).collect();
+    let refs: Vec<Vec<&str>> = owned
+        .iter()
+        .map(|f| f.iter().map(String::as_str).collect())
+        .collect();
+    let st: Vec<(&[&str], i64)> = refs.iter().map(|f| (f.as_slice(), 1)).collect();
+    stacks(service, &st)
+}
+
 /// Per resolved stack (`root;...;leaf`), the summed sample totals of a validated request.
 pub fn totals_by_stack(
     req: &ExportProfilesServiceRequest,
